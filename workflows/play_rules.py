@@ -1,0 +1,306 @@
+"""Pure decisions about plays: which plays a change starts, when renewal checkpoints fall,
+and whether a play's `wait_until` / `exit_when` condition holds.
+
+Part of the rules (re-exported by `workflows.rules`): no Temporal, no I/O, `now` is a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from workflows.models import ID_PATTERN, Persona
+from workflows.policy import (
+    AdoptionMet,
+    AdoptionRiskTrigger,
+    Condition,
+    HealthChangedTrigger,
+    HealthColour,
+    HealthIs,
+    KeyContactChangedTrigger,
+    MilestoneOverdueTrigger,
+    MilestonesComplete,
+    Play,
+    Policy,
+    RenewalDueTrigger,
+    Trigger,
+)
+from workflows.why import Fact, Result, Why, num, why_record
+
+
+class _Event(Result):
+    """A change that may start plays. `cause` names what it is about: a play runs at most
+    once at a time per cause, and cooldowns and re-entry are counted per cause."""
+
+    event_id: str | None = Field(default=None, description="The external event, if any.")
+    occurred_at: datetime | None = None
+
+
+class HealthChangedEvent(_Event):
+    kind: Literal["health_changed"] = "health_changed"
+    from_colour: HealthColour | None
+    to_colour: HealthColour
+    score: float | None = None
+
+    @property
+    def cause(self) -> str:
+        return "health"  # one health play per account at a time, whatever the colours
+
+    def describe(self) -> str:
+        return f"health changed from {self.from_colour or 'unknown'} to {self.to_colour}"
+
+
+class KeyContactChangedEvent(_Event):
+    kind: Literal["key_contact_changed"] = "key_contact_changed"
+    contact_id: str = Field(pattern=ID_PATTERN, description="The new key contact.")
+    persona: Persona | None = None
+
+    @property
+    def cause(self) -> str:
+        return self.contact_id
+
+    def describe(self) -> str:
+        return f"key contact changed to {self.contact_id} ({self.persona or 'persona unknown'})"
+
+
+class AdoptionRiskEvent(_Event):
+    kind: Literal["adoption_risk"] = "adoption_risk"
+    persona: Persona
+
+    @property
+    def cause(self) -> str:
+        return self.persona
+
+    def describe(self) -> str:
+        return f"adoption at risk for {self.persona}"
+
+
+class SupportEscalatedEvent(_Event):
+    kind: Literal["support_escalated"] = "support_escalated"
+    ticket_id: str = Field(pattern=ID_PATTERN)
+
+    @property
+    def cause(self) -> str:
+        return self.ticket_id
+
+    def describe(self) -> str:
+        return f"support ticket {self.ticket_id} escalated"
+
+
+class RenewalDueEvent(_Event):
+    kind: Literal["renewal_due"] = "renewal_due"
+    contract_end: date
+    days_before: float = Field(
+        gt=0, description="The checkpoint reached (see renewal_checkpoints)."
+    )
+
+    @property
+    def cause(self) -> str:
+        return self.contract_end.isoformat()
+
+    def describe(self) -> str:
+        return f"renewal on {self.contract_end.isoformat()} is {num(self.days_before)} days away"
+
+
+class MilestoneOverdueEvent(_Event):
+    kind: Literal["milestone_overdue"] = "milestone_overdue"
+    milestone: str
+    occurrence: int | None = Field(
+        default=None, ge=1, description="For a recurring milestone: which one (1, 2, ...)."
+    )
+
+    @property
+    def cause(self) -> str:
+        # Each occurrence of a recurring milestone is its own cause, so a once-per-cause play
+        # runs again for next year's overdue refresher.
+        return self.milestone if self.occurrence is None else f"{self.milestone}-{self.occurrence}"
+
+    def describe(self) -> str:
+        which = "" if self.occurrence is None else f" #{self.occurrence}"
+        return f"milestone {self.milestone}{which} is overdue"
+
+
+PlayEvent = Annotated[
+    HealthChangedEvent
+    | KeyContactChangedEvent
+    | AdoptionRiskEvent
+    | SupportEscalatedEvent
+    | RenewalDueEvent
+    | MilestoneOverdueEvent,
+    Field(discriminator="kind"),
+]
+
+
+class PlayRun(Result):
+    """A play started for a cause; what cooldown and re-entry are judged against."""
+
+    play: str
+    cause: str
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+class PlayDecision(Result):
+    play: str
+    title: str
+    cause: str
+    start: bool
+    reason: str
+    not_before: datetime | None = Field(default=None, description="When a cooldown ends.")
+    why: Why
+
+
+def _triggered_by(trigger: Trigger, event: PlayEvent) -> bool:
+    if trigger.kind != event.kind:
+        return False
+    if isinstance(trigger, HealthChangedTrigger) and isinstance(event, HealthChangedEvent):
+        return (
+            event.from_colour != event.to_colour
+            and trigger.from_ in (None, event.from_colour)
+            and trigger.to in (None, event.to_colour)
+        )
+    if isinstance(trigger, KeyContactChangedTrigger) and isinstance(event, KeyContactChangedEvent):
+        return trigger.personas is None or event.persona in trigger.personas
+    if isinstance(trigger, AdoptionRiskTrigger) and isinstance(event, AdoptionRiskEvent):
+        return trigger.personas is None or event.persona in trigger.personas
+    if isinstance(trigger, RenewalDueTrigger) and isinstance(event, RenewalDueEvent):
+        return trigger.days_before == event.days_before
+    if isinstance(trigger, MilestoneOverdueTrigger) and isinstance(event, MilestoneOverdueEvent):
+        return trigger.milestones is None or event.milestone in trigger.milestones
+    return True  # support_escalated has no conditions
+
+
+def plays_to_start(
+    event: PlayEvent, runs: Sequence[PlayRun], policy: Policy, now: datetime
+) -> list[PlayDecision]:
+    """A decision for every play the event triggers, in policy order: start, or skip and why.
+
+    A play never runs twice at once for the same cause; `reentry: once_per_cause` never runs it
+    again for a cause it has run for; otherwise it waits out `cooldown_days` since its last
+    start (for the same cause, or for any cause with `cooldown_per: play`).
+    """
+    decisions: list[PlayDecision] = []
+    cause = event.cause
+    for play in policy.plays:
+        if not _triggered_by(play.trigger, event):
+            continue
+        start, reason, not_before, facts = _gate(play, cause, runs, now)
+        facts.update(play=play.key, cause=cause)
+        facts.update(
+            (f"event.{k}", v) for k, v in event.model_dump(mode="json").items() if v is not None
+        )
+        decisions.append(
+            PlayDecision(
+                play=play.key,
+                title=play.title,
+                cause=cause,
+                start=start,
+                reason=reason,
+                not_before=not_before,
+                why=why_record("plays_to_start", event.describe(), policy, reason, facts),
+            )
+        )
+    return decisions
+
+
+def _gate(
+    play: Play, cause: str, runs: Sequence[PlayRun], now: datetime
+) -> tuple[bool, str, datetime | None, dict[str, Fact]]:
+    mine = [r for r in runs if r.play == play.key]
+    same_cause = [r for r in mine if r.cause == cause]
+    facts: dict[str, Fact] = {
+        "cooldown_days": play.cooldown_days,
+        "cooldown_per": play.cooldown_per,
+        "reentry": play.reentry,
+        "earlier_runs_for_cause": len(same_cause),
+    }
+    running = [r for r in same_cause if r.ended_at is None]
+    if running:
+        since = min(r.started_at for r in running)
+        facts["running_since"] = since.isoformat()
+        return False, f"already running for {cause} since {since.isoformat()}", None, facts
+    if play.reentry == "once_per_cause" and same_cause:
+        last = max(r.started_at for r in same_cause)
+        facts["last_started_at"] = last.isoformat()
+        return False, f"runs once per cause; ran for {cause} on {last.isoformat()}", None, facts
+    window = same_cause if play.cooldown_per == "cause" else mine
+    if window and play.cooldown_days > 0:
+        last = max(r.started_at for r in window)
+        until = last + timedelta(days=play.cooldown_days)
+        facts["last_started_at"] = last.isoformat()
+        if now < until:
+            scope = f"for {cause}" if play.cooldown_per == "cause" else "for any cause"
+            reason = (
+                f"cooling down {scope}: last started {last.isoformat()}, "
+                f"{num(play.cooldown_days)}-day cooldown ends {until.isoformat()}"
+            )
+            return False, reason, until, facts
+    return True, f"start {play.key} for {cause}", None, facts
+
+
+class RenewalCheckpoint(Result):
+    days_before: float
+    at: datetime = Field(description="Midnight UTC, days_before days before the contract ends.")
+    plays: list[str]
+
+
+def renewal_checkpoints(contract_end: date, policy: Policy) -> list[RenewalCheckpoint]:
+    """When to send `RenewalDueEvent`s: one per distinct `days_before`, earliest first.
+
+    A checkpoint already past when a journey starts is due at once; `plays_to_start` keeps a
+    renewal play to once per contract when the policy says `reentry: once_per_cause`.
+    """
+    by_days: dict[float, list[str]] = {}
+    for play in policy.plays:
+        if isinstance(play.trigger, RenewalDueTrigger):
+            by_days.setdefault(play.trigger.days_before, []).append(play.key)
+    end = datetime.combine(contract_end, time(), tzinfo=UTC)
+    return [
+        RenewalCheckpoint(days_before=d, at=end - timedelta(days=d), plays=plays)
+        for d, plays in sorted(by_days.items(), key=lambda kv: -kv[0])
+    ]
+
+
+# ---- conditions -------------------------------------------------------------------------------
+
+
+class JourneyFacts(Result):
+    """What a `wait_until` or `exit_when` condition is judged against."""
+
+    health: HealthColour | None = None
+    completed_milestones: list[str] = Field(default_factory=list)
+    done_steps: list[str] = Field(default_factory=list)
+    adoption_at_risk: list[Persona] = Field(default_factory=list)
+
+
+class ConditionCheck(Result):
+    met: bool
+    reason: str
+
+
+def check_condition(condition: Condition, facts: JourneyFacts) -> ConditionCheck:
+    """Whether a play's `wait_until` or `exit_when` condition holds now, and why (not)."""
+    if isinstance(condition, HealthIs):
+        met = facts.health in condition.colours
+        wanted = " or ".join(condition.colours)
+        reason = f"health is {facts.health or 'unknown'} ({'' if met else 'not '}{wanted})"
+        return ConditionCheck(met=met, reason=reason)
+    if isinstance(condition, MilestonesComplete):
+        left = [m for m in condition.milestones if m not in facts.completed_milestones]
+        return ConditionCheck(
+            met=not left,
+            reason="milestones complete" if not left else f"waiting for {', '.join(left)}",
+        )
+    if isinstance(condition, AdoptionMet):
+        risk = [p for p in condition.personas if p in facts.adoption_at_risk]
+        return ConditionCheck(
+            met=not risk,
+            reason="adoption on course" if not risk else f"still at risk: {', '.join(risk)}",
+        )
+    left = [s for s in condition.steps if s not in facts.done_steps]
+    return ConditionCheck(
+        met=not left, reason="steps done" if not left else f"waiting for {', '.join(left)}"
+    )
