@@ -1,0 +1,273 @@
+"""`waypost`: the command line. Thin: parse, call starter/*, print."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client
+
+from starter import db
+from starter.devinfra import DevInfra, InfraError, ensure_infra, stop_embedded
+from starter.journeys import JourneyError, complete_milestone, journey_state, start_journey
+from starter.logs import configure_logging
+from starter.policy_cmd import policy_app
+from starter.settings import Settings
+from starter.temporal import connect, ui_link
+from workflows.journey import journey_id
+from workflows.messages import JourneyState
+from workflows.models import Account
+from workflows.policy import Policy, PolicyError, load_policy
+
+app = typer.Typer(no_args_is_help=True, help="Customer journeys as durable Temporal workflows.")
+db_app = typer.Typer(no_args_is_help=True, help="The Postgres schema.")
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+
+# Piped output still gets room for a table; rich would otherwise wrap at 80 columns.
+out = Console(width=None if Console().is_terminal else 120)
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except JourneyError as e:
+        err.print(f"[red]error[/red] ({e.kind}): {e}")
+        raise typer.Exit(1) from None
+    except InfraError as e:
+        err.print(f"[red]error[/red]: {e}")
+        raise typer.Exit(1) from None
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    infra: DevInfra
+    client: Client
+
+
+@asynccontextmanager
+async def _session(settings: Settings, *, start_infra: bool = False) -> AsyncIterator[Ctx]:
+    infra = ensure_infra(settings, start=start_infra)
+    client = await connect(infra.temporal_address, settings.namespace)
+    yield Ctx(settings, infra, client)
+
+
+def _load_policy(path: Path) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as e:
+        err.print(f"[red]invalid policy[/red] {path}:")
+        for line in e.errors:
+            err.print(f"  {line}")
+        raise typer.Exit(2) from None
+
+
+def _load_account(path: Path) -> Account:
+    try:
+        return Account.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        err.print(f"[red]error[/red]: no such file: {path}")
+        raise typer.Exit(2) from None
+    except ValidationError as e:
+        err.print(f"[red]invalid account[/red] {path}:")
+        for line in validation_lines(e):
+            err.print(f"  {line}")
+        raise typer.Exit(2) from None
+
+
+def validation_lines(e: ValidationError) -> list[str]:
+    """pydantic errors as `path.to.field: what is wrong`."""
+    return [
+        f"{'.'.join(str(p) for p in item['loc']) or '(root)'}: {item['msg']}" for item in e.errors()
+    ]
+
+
+@app.command()
+def dev(
+    worker: Annotated[bool, typer.Option(help="Also run a worker in this process.")] = True,
+) -> None:
+    """Start the embedded Temporal dev server and Postgres, and keep them up until Ctrl-C."""
+    from worker import run as run_worker
+
+    settings = _settings()
+    infra = ensure_infra(settings, start=True)
+    _run(_migrate(infra))
+    out.print(f"Temporal  {infra.temporal_address}")
+    out.print(f"Postgres  {infra.database_url}")
+    out.print(f"UI        {infra.ui_url or '(external server)'}")
+    try:
+        if worker:
+            out.print("Worker    running (Ctrl-C stops everything)")
+            _run(run_worker(settings))
+        else:
+            out.print("Press Ctrl-C to stop.")
+            _run(asyncio.Event().wait())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_embedded(settings)
+        out.print("stopped")
+
+
+async def _migrate(infra: DevInfra) -> list[str]:
+    if infra.embedded_database:
+        await db.ensure_database(infra.database_url)
+    return await db.migrate(infra.database_url)
+
+
+@app.command("worker")
+def worker_cmd() -> None:
+    """Run a worker (same as `python worker.py`)."""
+    from worker import main as worker_main
+
+    worker_main()
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations; safe to run again."""
+    settings = _settings()
+    applied = _run(_migrate(ensure_infra(settings, start=True)))
+    out.print(f"applied {len(applied)}: {', '.join(applied)}" if applied else "up to date")
+
+
+@app.command()
+def start(
+    account_file: Annotated[Path, typer.Argument(help="An account as JSON.")],
+    policy: Annotated[Path | None, typer.Option(help="Policy file (default: settings).")] = None,
+    day_seconds: Annotated[float | None, typer.Option(help="Seconds per journey day.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start an account's journey (the same account twice gives one journey)."""
+    settings = _settings()
+    account = _load_account(account_file)
+    pinned = _load_policy(policy or settings.policy_file)
+
+    async def go() -> None:
+        async with _session(settings) as ctx:
+            res = await start_journey(
+                ctx.client,
+                account,
+                pinned,
+                task_queue=settings.task_queue,
+                day_seconds=day_seconds or settings.day_seconds,
+            )
+            link = ui_link(ctx.infra.ui_url, settings.namespace, res.workflow_id)
+            if as_json:
+                out.print_json(
+                    data={"workflow_id": res.workflow_id, "created": res.created, "ui": link}
+                )
+            else:
+                verb = "started" if res.created else "already running"
+                out.print(f"{res.workflow_id}: {verb}" + (f"  {link}" if link else ""))
+
+    _run(go())
+
+
+@app.command()
+def status(account_id: str, as_json: JsonOpt = False) -> None:
+    """One account's journey: track, stage, milestones."""
+    settings = _settings()
+
+    async def go() -> None:
+        async with _session(settings) as ctx:
+            state = await journey_state(ctx.client, account_id)
+            if as_json:
+                out.print_json(state.model_dump_json())
+                return
+            link = ui_link(ctx.infra.ui_url, settings.namespace, journey_id(account_id))
+            _print_status(state, link)
+
+    _run(go())
+
+
+def _print_status(state: JourneyState, link: str | None) -> None:
+    out.print(
+        f"[bold]{state.account_id}[/bold]  {state.segment}/{state.tier}  csm {state.csm}  "
+        f"stage [bold]{state.stage}[/bold]  day {state.journey_day:g}"
+    )
+    out.print(f"track {state.track} ({state.touch} touch): {state.track_reason}")
+    out.print(f"policy {state.policy_name} v{state.policy_version}")
+    if state.ended:
+        out.print(f"ended: {state.ended.outcome} — {state.ended.reason}")
+    table = Table("milestone", "owner", "due day", "status", "done day")
+    colour = {"done": "green", "overdue": "red", "pending": "yellow"}
+    for m in state.milestones:
+        status_text = m.status + (" (late)" if m.late else "")
+        table.add_row(
+            f"{m.title} [dim]({m.key})[/dim]",
+            m.owner,
+            f"{m.due_day:g}",
+            f"[{colour[m.status]}]{status_text}[/]",
+            "" if m.done_day is None else f"{m.done_day:g}",
+        )
+    out.print(table)
+    if link:
+        out.print(f"Temporal UI: {link}")
+
+
+@app.command()
+def complete(
+    account_id: str,
+    milestone: str,
+    by: Annotated[str | None, typer.Option(help="Who completed it.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark an onboarding milestone done."""
+    settings = _settings()
+
+    async def go() -> None:
+        async with _session(settings) as ctx:
+            m = await complete_milestone(ctx.client, account_id, milestone, by)
+            if as_json:
+                out.print_json(m.model_dump_json())
+            else:
+                late = " (late)" if m.late else ""
+                out.print(f"{account_id}: {m.title} done on day {m.done_day:g}{late}")
+
+    _run(go())
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Leave servers and journeys running.")] = False,
+    accounts: Annotated[Path, typer.Option(help="Sample accounts.")] = Path(
+        "samples/accounts.json"
+    ),
+    day_seconds: Annotated[float, typer.Option(help="Seconds per journey day.")] = 0.1,
+    verbose: Annotated[bool, typer.Option(help="Show the worker's logs too.")] = False,
+) -> None:
+    """Run sample journeys in compressed time and show where each ended up."""
+    from starter.demo import run_demo
+
+    settings = _settings()
+    if not verbose:
+        configure_logging(settings.log_format, "warning")
+    loaded = [Account.model_validate(a) for a in json.loads(accounts.read_text())]
+    pinned = _load_policy(settings.policy_file)
+    code = _run(run_demo(settings, loaded, pinned, day_seconds=day_seconds, keep=keep, console=out))
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,144 @@
+"""Client-side operations on journeys, shared by the CLI, the demo and (later) the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.journey import CustomerJourney, journey_id
+from workflows.messages import (
+    EndJourney,
+    JourneyInput,
+    JourneyState,
+    MilestoneDone,
+    MilestoneState,
+)
+from workflows.models import Account
+from workflows.policy import Policy
+
+
+class JourneyError(Exception):
+    """A request about a journey was refused; `kind` is stable, the message says what to do."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Started:
+    workflow_id: str
+    run_id: str
+    created: bool
+
+
+async def start_journey(
+    client: Client,
+    account: Account,
+    policy: Policy,
+    *,
+    task_queue: str,
+    day_seconds: float,
+) -> Started:
+    """Start the account's journey, or find the one already running (never two at once)."""
+    wid = journey_id(account.account_id)
+    try:
+        handle = await client.start_workflow(
+            CustomerJourney.run,
+            JourneyInput(account=account, policy=policy, day_seconds=day_seconds),
+            id=wid,
+            task_queue=task_queue,
+            # A closed journey (churned, then won back) may start again; a running one is
+            # found, not duplicated.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=f"Customer journey: {account.segment}/{account.tier}",
+        )
+        return Started(wid, handle.result_run_id or "", created=True)
+    except WorkflowAlreadyStartedError as err:
+        return Started(wid, err.run_id or "", created=False)
+
+
+async def _running_handle(
+    client: Client, account_id: str
+) -> WorkflowHandle[CustomerJourney, JourneyState]:
+    handle = client.get_workflow_handle_for(CustomerJourney.run, journey_id(account_id))
+    try:
+        await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise JourneyError(
+                "unknown_account",
+                f"no journey for account '{account_id}' "
+                "(start one with `waypost start <account.json>`)",
+            ) from None
+        raise
+    return handle
+
+
+async def journey_state(client: Client, account_id: str) -> JourneyState:
+    handle = await _running_handle(client, account_id)
+    try:
+        return await handle.query(CustomerJourney.state)
+    except WorkflowQueryFailedError as err:
+        raise JourneyError("query_failed", f"journey '{account_id}': {err}") from None
+
+
+async def is_running(client: Client, account_id: str) -> bool:
+    handle = await _running_handle(client, account_id)
+    desc = await handle.describe()
+    return desc.status == WorkflowExecutionStatus.RUNNING
+
+
+async def complete_milestone(
+    client: Client, account_id: str, key: str, by: str | None = None
+) -> MilestoneState:
+    handle = await _running_handle(client, account_id)
+    try:
+        # By name: the SDK's typing of async update methods trips mypy (result is a coroutine).
+        done: MilestoneState = await handle.execute_update(
+            "complete_milestone", MilestoneDone(key=key, by=by), result_type=MilestoneState
+        )
+        return done
+    except WorkflowUpdateFailedError as err:
+        raise _refused(err) from None
+    except RPCError as err:
+        raise _closed(account_id, err) from None
+
+
+async def end_journey(client: Client, account_id: str, outcome: str, reason: str) -> JourneyState:
+    handle = await _running_handle(client, account_id)
+    try:
+        ended: JourneyState = await handle.execute_update(
+            "end_journey",
+            EndJourney.model_validate({"outcome": outcome, "reason": reason}),
+            result_type=JourneyState,
+        )
+        return ended
+    except WorkflowUpdateFailedError as err:
+        raise _refused(err) from None
+    except RPCError as err:
+        raise _closed(account_id, err) from None
+
+
+def _refused(err: WorkflowUpdateFailedError) -> JourneyError:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return JourneyError(cause.type or "refused", cause.message)
+    return JourneyError("refused", str(cause or err))
+
+
+def _closed(account_id: str, err: RPCError) -> JourneyError:
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return JourneyError("journey_closed", f"the journey for '{account_id}' has already ended")
+    return JourneyError("temporal_error", f"{err.status.name if err.status else ''} {err}")

@@ -1,0 +1,117 @@
+"""One Temporal dev server and one Postgres for the whole test session.
+
+Set WAYPOST_TEMPORAL_ADDRESS or DATABASE_URL to test against servers you already run;
+otherwise both are started here and stopped at the end. Each test gets its own task queue
+and its own account ids, so tests never see each other's journeys.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from starter import db
+from starter.devinfra import EmbeddedPostgres, TemporalServer, ensure_search_attributes, free_port
+from starter.temporal import connect
+from worker import build_worker
+from workflows.models import Account
+from workflows.policy import Policy, load_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if address := os.environ.get("WAYPOST_TEMPORAL_ADDRESS"):
+        yield address
+        return
+    logs = tmp_path_factory.mktemp("temporal")
+    server = TemporalServer.start(
+        port=free_port(), ui_port=None, db_file=None, log_file=logs / "temporal.log"
+    )
+    yield server.address
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(temporal_address: str) -> Client:
+    c = await connect(temporal_address)
+    await ensure_search_attributes(c, "default")
+    return c
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    name = f"waypost_test_{uuid.uuid4().hex[:8]}"
+    if base := os.environ.get("DATABASE_URL"):
+        head, _, query = base.partition("?")
+        url = f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+        pg = None
+    else:
+        pg = EmbeddedPostgres.start(tmp_path_factory.mktemp("pg") / "pgdata")
+        url = pg.database_url(name)
+    await db.ensure_database(url)
+    await db.migrate(url)
+    yield url
+    if pg is not None:
+        pg.stop()
+    else:
+        admin = await asyncpg.connect(url.replace(f"/{name}", "/postgres"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=10) as p:
+        yield p
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"waypost-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> AsyncIterator[Worker]:
+    async with build_worker(client, pool, task_queue) as w:
+        yield w
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return load_policy(ROOT / "policies" / "default.yaml")
+
+
+@pytest.fixture
+def make_account() -> Callable[..., Account]:
+    """Accounts with unique ids, so journeys of different tests never share a workflow id."""
+
+    def make(**overrides: Any) -> Account:
+        fields: dict[str, Any] = {
+            "account_id": f"acct-{uuid.uuid4().hex[:10]}",
+            "name": "Test Account",
+            "segment": "smb",
+            "tier": "base",
+            "add_ons": (),
+            "seats": 10,
+            "contract_start": date(2026, 1, 1),
+            "contract_end": date(2027, 1, 1),
+            "csm": "dana",
+            "contacts": (),
+        }
+        fields.update(overrides)
+        return Account.model_validate(fields)
+
+    return make
