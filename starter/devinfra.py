@@ -7,6 +7,8 @@ journeys survive a restart of `waypost dev`.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -135,6 +137,9 @@ class TemporalServer:
                 proc.kill()
                 raise InfraError(f"temporal dev server not up after {timeout}s; see {log_file}")
             time.sleep(0.1)
+        # The port opens before the frontend is ready to serve ("Frontend is not healthy
+        # yet"); a client connect is the real readiness check.
+        _wait_until_serving(server.address, deadline, log_file)
         return server
 
     def stop(self, timeout: float = 20.0) -> None:
@@ -146,6 +151,24 @@ class TemporalServer:
             self.process.wait(timeout=1)
         if self.pid_file:
             self.pid_file.unlink(missing_ok=True)
+
+
+def _wait_until_serving(address: str, deadline: float, log_file: Path) -> None:
+    async def probe() -> None:
+        while True:
+            try:
+                await Client.connect(address)
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise InfraError(
+                        f"temporal dev server at {address} never became healthy; see {log_file}"
+                    ) from None
+                await asyncio.sleep(0.1)
+
+    # Its own thread and loop: callers may already be inside an event loop (the demo).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, probe()).result()
 
 
 def _read_pid(path: Path | None) -> int | None:
