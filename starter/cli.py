@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 from temporalio.client import Client
 
 from starter import db
 from starter.devinfra import DevInfra, InfraError, ensure_infra, stop_embedded
-from starter.journeys import JourneyError, complete_milestone, journey_state, start_journey
+from starter.journeys import (
+    JourneyError,
+    complete_milestone,
+    journey_state,
+    send_event,
+    start_journey,
+)
 from starter.logs import configure_logging
 from starter.policy_cmd import policy_app
 from starter.settings import Settings
 from starter.temporal import connect, ui_link
+from starter.views import print_status
 from workflows.journey import journey_id
-from workflows.messages import JourneyState
+from workflows.messages import SIGNALS
 from workflows.models import Account
 from workflows.policy import Policy, PolicyError, load_policy
 
@@ -196,34 +204,49 @@ def status(account_id: str, as_json: JsonOpt = False) -> None:
                 out.print_json(state.model_dump_json())
                 return
             link = ui_link(ctx.infra.ui_url, settings.namespace, journey_id(account_id))
-            _print_status(state, link)
+            print_status(out, state, link)
 
     _run(go())
 
 
-def _print_status(state: JourneyState, link: str | None) -> None:
-    out.print(
-        f"[bold]{state.account_id}[/bold]  {state.segment}/{state.tier}  csm {state.csm}  "
-        f"stage [bold]{state.stage}[/bold]  day {state.journey_day:g}"
-    )
-    out.print(f"track {state.track} ({state.touch} touch): {state.track_reason}")
-    out.print(f"policy {state.policy_name} v{state.policy_version}")
-    if state.ended:
-        out.print(f"ended: {state.ended.outcome} — {state.ended.reason}")
-    table = Table("milestone", "owner", "due day", "status", "done day")
-    colour = {"done": "green", "overdue": "red", "pending": "yellow"}
-    for m in state.milestones:
-        status_text = m.status + (" (late)" if m.late else "")
-        table.add_row(
-            f"{m.title} [dim]({m.key})[/dim]",
-            m.owner,
-            f"{m.due_day:g}",
-            f"[{colour[m.status]}]{status_text}[/]",
-            "" if m.done_day is None else f"{m.done_day:g}",
-        )
-    out.print(table)
-    if link:
-        out.print(f"Temporal UI: {link}")
+@app.command()
+def signal(
+    account_id: str,
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(SIGNALS)}.")],
+    fields: Annotated[
+        list[str] | None, typer.Argument(help="field=value pairs, e.g. measure=support value=35")
+    ] = None,
+) -> None:
+    """Send an event to a journey as a CRM would (event_id and occurred_at default to new/now)."""
+    settings = _settings()
+    model = SIGNALS.get(kind)
+    if model is None:
+        err.print(f"[red]error[/red]: unknown kind '{kind}' (one of: {', '.join(SIGNALS)})")
+        raise typer.Exit(2)
+    data: dict[str, str] = {
+        "event_id": uuid.uuid4().hex,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    for pair in fields or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            err.print(f"[red]error[/red]: '{pair}' is not field=value")
+            raise typer.Exit(2)
+        data[name] = value
+    try:
+        event = model.model_validate(data)
+    except ValidationError as e:
+        err.print(f"[red]invalid {kind}[/red]:")
+        for line in validation_lines(e):
+            err.print(f"  {line}")
+        raise typer.Exit(2) from None
+
+    async def go() -> None:
+        async with _session(settings) as ctx:
+            await send_event(ctx.client, account_id, kind, event)
+            out.print(f"{account_id}: {kind} sent (event_id {event.event_id})")
+
+    _run(go())
 
 
 @app.command()
@@ -243,7 +266,7 @@ def complete(
                 out.print_json(m.model_dump_json())
             else:
                 late = " (late)" if m.late else ""
-                out.print(f"{account_id}: {m.title} done on day {m.done_day:g}{late}")
+                out.print(f"{account_id}: {m.title} done on day {m.done_day or 0:g}{late}")
 
     _run(go())
 

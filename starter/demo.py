@@ -20,10 +20,10 @@ from starter.devinfra import ensure_infra
 from starter.journeys import complete_milestone, end_journey, journey_state, start_journey
 from starter.settings import Settings
 from starter.temporal import connect
-from workflows.messages import JourneyState
 from workflows.models import Account
 from workflows.policy import Policy
 from workflows.rules import select_track
+from workflows.state import JourneyState
 
 
 def will_complete(account_index: int, milestone_index: int) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -15,16 +17,14 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.clock import JourneyClock
 from workflows.journey import CustomerJourney, journey_id
-from workflows.messages import (
-    EndJourney,
-    JourneyInput,
-    JourneyState,
-    MilestoneDone,
-    MilestoneState,
-)
+from workflows.messages import SIGNALS, EndJourney, JourneyInput, MilestoneDone
 from workflows.models import Account
 from workflows.policy import Policy
+from workflows.state import Completed, JourneyState
+
+REAL_DAY_SECONDS = 86400.0
 
 
 class JourneyError(Exception):
@@ -52,10 +52,17 @@ async def start_journey(
 ) -> Started:
     """Start the account's journey, or find the one already running (never two at once)."""
     wid = journey_id(account.account_id)
+    # In compressed time a journey begins on its contract's first day, so tenure, recurring
+    # milestones and renewal fall where the contract puts them. In real time it begins now.
+    epoch = (
+        datetime.combine(account.contract_start, time(), tzinfo=UTC)
+        if day_seconds < REAL_DAY_SECONDS
+        else None
+    )
     try:
         handle = await client.start_workflow(
             CustomerJourney.run,
-            JourneyInput(account=account, policy=policy, day_seconds=day_seconds),
+            JourneyInput(account=account, policy=policy, day_seconds=day_seconds, epoch=epoch),
             id=wid,
             task_queue=task_queue,
             # A closed journey (churned, then won back) may start again; a running one is
@@ -89,9 +96,18 @@ async def _running_handle(
 async def journey_state(client: Client, account_id: str) -> JourneyState:
     handle = await _running_handle(client, account_id)
     try:
-        return await handle.query(CustomerJourney.state)
+        state = await handle.query(CustomerJourney.state)
     except WorkflowQueryFailedError as err:
         raise JourneyError("query_failed", f"journey '{account_id}': {err}") from None
+    if state.ended is not None:
+        return state
+    # A query sees workflow time as of the journey's last task, which stands still while it
+    # sleeps on a long timer; the journey's own clock says where it is now.
+    clock = JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
+    now = datetime.now(UTC)
+    return state.model_copy(
+        update={"journey_day": round(clock.day(now), 2), "today": clock.today(now)}
+    )
 
 
 async def is_running(client: Client, account_id: str) -> bool:
@@ -102,12 +118,12 @@ async def is_running(client: Client, account_id: str) -> bool:
 
 async def complete_milestone(
     client: Client, account_id: str, key: str, by: str | None = None
-) -> MilestoneState:
+) -> Completed:
     handle = await _running_handle(client, account_id)
     try:
         # By name: the SDK's typing of async update methods trips mypy (result is a coroutine).
-        done: MilestoneState = await handle.execute_update(
-            "complete_milestone", MilestoneDone(key=key, by=by), result_type=MilestoneState
+        done: Completed = await handle.execute_update(
+            "complete_milestone", MilestoneDone(key=key, by=by), result_type=Completed
         )
         return done
     except WorkflowUpdateFailedError as err:
@@ -127,6 +143,21 @@ async def end_journey(client: Client, account_id: str, outcome: str, reason: str
         return ended
     except WorkflowUpdateFailedError as err:
         raise _refused(err) from None
+    except RPCError as err:
+        raise _closed(account_id, err) from None
+
+
+async def send_event(client: Client, account_id: str, kind: str, event: BaseModel) -> None:
+    """Signal an external event (`kind` is one of messages.SIGNALS) to a running journey.
+
+    Raises JourneyError `unknown_account` when the account never had a journey and
+    `journey_closed` when its journey has ended, so callers can park or record the event.
+    """
+    if kind not in SIGNALS or not isinstance(event, SIGNALS[kind]):
+        raise JourneyError("bad_event", f"'{kind}' is not a journey signal ({', '.join(SIGNALS)})")
+    handle = await _running_handle(client, account_id)
+    try:
+        await handle.signal(kind, event)
     except RPCError as err:
         raise _closed(account_id, err) from None
 

@@ -10,7 +10,9 @@ from temporalio.client import Client
 DIR = Path(__file__).parent / "histories"
 
 
-async def save_history(client: Client, workflow_id: str, name: str) -> None:
+async def save_history(
+    client: Client, workflow_id: str, name: str, run_id: str | None = None
+) -> None:
     """Keep this run's history as tests/histories/<name>.json when asked to.
 
     Off by default so an ordinary test run never rewrites the committed histories: they are
@@ -18,6 +20,6 @@ async def save_history(client: Client, workflow_id: str, name: str) -> None:
     """
     if os.environ.get("WAYPOST_SAVE_HISTORIES") != "1":
         return
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     DIR.mkdir(exist_ok=True)
     (DIR / f"{name}.json").write_text(history.to_json())

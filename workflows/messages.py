@@ -1,17 +1,21 @@
-"""One model per message a journey takes or gives: its input, each update, its state query."""
+"""One model per message a journey takes: its input, each signal and each update.
+
+Every external event carries `event_id` (for de-duplication) and `occurred_at` (for ordering):
+CRMs retry and reorder deliveries, and a journey must end up as the in-order stream would.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from workflows.models import Account
-from workflows.policy import Policy
+from workflows.models import ID_PATTERN, Account, Persona
+from workflows.policy import MeasureKey, Policy
+from workflows.state import JourneyState
 
-MilestoneStatus = Literal["pending", "done", "overdue"]
-Stage = Literal["onboarding", "adoption", "ended"]
+KEY_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
 
 
 class JourneyInput(BaseModel):
@@ -24,15 +28,102 @@ class JourneyInput(BaseModel):
         gt=0,
         description="Seconds in a journey day: 86400 in production, tiny in tests and demos.",
     )
+    epoch: AwareDatetime | None = Field(
+        default=None,
+        description="Journey time at the first run's start; default the real start time. "
+        "Compressed runs set the contract start, so they begin on the first contract day.",
+    )
+    carried: JourneyState | None = Field(
+        default=None, description="State handed over by continue-as-new; None on a new journey."
+    )
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=200, description="Unique per event at source.")
+    occurred_at: AwareDatetime = Field(description="When it happened at the source (with zone).")
+
+
+class UsageReported(_Event):
+    """Someone with `persona` used the product at `occurred_at` (signal `usage_reported`)."""
+
+    persona: Persona
+    contact_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class IncidentReported(_Event):
+    """An incident at the customer: event-driven personas are expected to respond to it."""
+
+    incident_id: str = Field(pattern=ID_PATTERN)
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+
+
+class HealthMeasured(_Event):
+    """A health measure's new value, 0-100 (signal `health_measured`)."""
+
+    measure: MeasureKey
+    value: float = Field(ge=0, le=100)
+    note: str | None = Field(
+        default=None, max_length=300, description="e.g. '3 escalations in 30 days'"
+    )
+
+
+class KeyContactChanged(_Event):
+    """A key contact left, joined or changed role (signal `key_contact_changed`)."""
+
+    contact_id: str = Field(pattern=ID_PATTERN)
+    change: Literal["left", "joined", "role_changed"]
+    persona: Persona
+
+
+class SupportEscalated(_Event):
+    """A support ticket was escalated (signal `support_escalated`)."""
+
+    ticket_id: str = Field(pattern=ID_PATTERN)
+    severity: Literal["low", "medium", "high", "critical"] = "high"
+
+
+ExternalEvent = (
+    UsageReported | IncidentReported | HealthMeasured | KeyContactChanged | SupportEscalated
+)
+
+SIGNALS: dict[str, type[_Event]] = {
+    "usage_reported": UsageReported,
+    "incident_reported": IncidentReported,
+    "health_measured": HealthMeasured,
+    "key_contact_changed": KeyContactChanged,
+    "support_escalated": SupportEscalated,
+}
 
 
 class MilestoneDone(BaseModel):
-    """Update `complete_milestone`: someone finished an onboarding milestone."""
+    """Update `complete_milestone`: an onboarding milestone, rollout stage or recurring item
+    (its current occurrence) is done."""
 
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(min_length=1, description="The milestone's key in the account's track.")
     by: str | None = Field(default=None, description="Who reported it (CSM, CRM, system).")
+
+
+class AddRolloutStage(BaseModel):
+    """Update `add_rollout_stage`: an enterprise rollout gains a stage, moving its end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=KEY_PATTERN)
+    title: str = Field(min_length=1, max_length=120)
+    due_days: float = Field(ge=0, description="Days after onboarding started.")
+    seats: int | None = Field(default=None, ge=1)
+
+
+class RenewContract(BaseModel):
+    """Update `renew_contract`: the contract now ends on `contract_end`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contract_end: date
 
 
 class EndJourney(BaseModel):
@@ -41,45 +132,12 @@ class EndJourney(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["churned", "ended"]
-    reason: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=300)
 
 
-class MilestoneState(BaseModel):
-    key: str
-    title: str
-    owner: str
-    due_day: float
-    due_at: datetime
-    status: MilestoneStatus = "pending"
-    done_at: datetime | None = None
-    done_day: float | None = None
-    late: bool = Field(default=False, description="Done, but only after it went overdue.")
+class ChangePolicy(BaseModel):
+    """Update `change_policy`: pin a newer policy for decisions from now on."""
 
+    model_config = ConfigDict(extra="forbid")
 
-class JourneyEnded(BaseModel):
-    outcome: Literal["churned", "ended"]
-    reason: str
-    at: datetime
-
-
-class JourneyState(BaseModel):
-    """Query `state`: everything a CSM needs to see where a journey is."""
-
-    account_id: str
-    segment: str
-    tier: str
-    csm: str
-    policy_name: str
-    policy_version: int
-    track: str
-    track_reason: str
-    touch: str
-    day_seconds: float
-    started_at: datetime
-    journey_day: float = 0.0
-    stage: Stage = "onboarding"
-    milestones: list[MilestoneState]
-    ended: JourneyEnded | None = None
-
-    def milestone(self, key: str) -> MilestoneState | None:
-        return next((m for m in self.milestones if m.key == key), None)
+    policy: Policy

@@ -1,0 +1,108 @@
+"""Continue-as-new under load: no event lost, none applied twice, state carried whole.
+
+A server of its own, told to suggest continue-as-new after 50 history events, so a journey
+rolls over several times while a burst of events arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+
+from starter.devinfra import TemporalServer, ensure_search_attributes, free_port
+from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.temporal import connect
+from tests.histories import save_history
+from tests.waiting import eventually
+from worker import build_worker
+from workflows.journey import journey_id
+from workflows.messages import HealthMeasured, UsageReported
+from workflows.models import Account
+from workflows.policy import Policy
+from workflows.state import JourneyState
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def small_history_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    server = TemporalServer.start(
+        port=free_port(),
+        ui_port=None,
+        db_file=None,
+        log_file=tmp_path_factory.mktemp("temporal-can") / "temporal.log",
+        extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=50"],
+    )
+    try:
+        c = await connect(server.address)
+        await ensure_search_attributes(c, "default")
+        yield c
+    finally:
+        server.stop()
+
+
+async def test_events_during_continue_as_new_are_applied_exactly_once(
+    small_history_client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+) -> None:
+    client = small_history_client
+    account = make_account()
+    t0 = datetime.now(UTC)
+    usage = [
+        ("usage_reported", UsageReported(event_id=f"u{i}", occurred_at=t0, persona="admin"))
+        for i in range(40)
+    ]
+    health = [
+        (
+            "health_measured",
+            HealthMeasured(
+                event_id=f"h{i}",
+                occurred_at=t0 + timedelta(seconds=i),
+                measure="support",
+                value=float(i),
+            ),
+        )
+        for i in range(40)
+    ]
+    unique = usage + health
+    retries = unique[::4]  # every fourth delivered twice, as a CRM retry would
+
+    async with build_worker(client, pool, task_queue):
+        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=30.0)
+        for i in range(0, len(unique), 10):  # bursts of ten, concurrently
+            batch = unique[i : i + 10] + retries[i // 4 : i // 4 + 3]
+            await asyncio.gather(*(send_event(client, account.account_id, k, e) for k, e in batch))
+        sent_retries = sum(len(retries[i // 4 : i // 4 + 3]) for i in range(0, len(unique), 10))
+
+        def settled(s: JourneyState) -> bool:
+            ledger = s.ledger
+            return ledger.applied + ledger.stale == len(unique) and s.runs >= 2
+
+        state = await eventually(
+            lambda: journey_state(client, account.account_id), settled, what="all events"
+        )
+        assert state.ledger.duplicates == sent_retries
+        # Health events carry increasing times: whichever arrived last, the newest stands.
+        assert state.measures["support"].value == 39.0
+        assert state.ledger.applied + state.ledger.stale == 80
+        assert state.active_days["admin"]  # usage made it across the runs
+
+        runs = [
+            wf
+            async for wf in client.list_workflows(
+                f"WorkflowId = '{journey_id(account.account_id)}'"
+            )
+        ]
+        first = min(runs, key=lambda wf: wf.start_time)
+        await save_history(
+            client, journey_id(account.account_id), "continued-as-new-v2", run_id=first.run_id
+        )
+        await end_journey(client, account.account_id, "ended", "test over")

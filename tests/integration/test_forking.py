@@ -1,0 +1,336 @@
+"""The forking journey: branches running at once on one account, in compressed time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+
+from activities.store import fetch_timeline
+from starter.journeys import (
+    JourneyError,
+    complete_milestone,
+    end_journey,
+    journey_state,
+    send_event,
+    start_journey,
+)
+from tests.histories import save_history
+from tests.waiting import eventually
+from workflows.journey import journey_id
+from workflows.messages import (
+    AddRolloutStage,
+    HealthMeasured,
+    KeyContactChanged,
+    RenewContract,
+    UsageReported,
+)
+from workflows.models import Account, Contact
+from workflows.policy import Policy, load_policy
+from workflows.state import JourneyState
+
+pytestmark = pytest.mark.integration
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def _contacts(slug: str, *personas: str) -> tuple[Contact, ...]:
+    return tuple(
+        Contact.model_validate(
+            {"contact_id": f"{slug}-{p}", "name": f"{p} person", "persona": p, "key": True}
+        )
+        for p in personas
+    )
+
+
+def _event_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def _state(client: Client, account: Account) -> JourneyState:
+    return await journey_state(client, account.account_id)
+
+
+def _real(state: JourneyState, day: float, day_seconds: float) -> datetime:
+    """The real instant of journey day `day`, to stamp events as a CRM would."""
+    return state.started_at + timedelta(seconds=day * day_seconds)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incidents(
+    client: Client, task_queue: str, make_account: Callable[..., Account]
+) -> None:
+    day = 0.2
+    policy = load_policy(POLICIES / "risk-management.yaml")
+    busy = make_account(contacts=_contacts("busy", "admin", "end_user"))
+    idle = make_account(contacts=_contacts("idle", "admin", "end_user"))
+    for account in (busy, idle):
+        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=day)
+        for measure in ("support", "sentiment", "contact_stability"):
+            await send_event(
+                client,
+                account.account_id,
+                "health_measured",
+                HealthMeasured(
+                    event_id=_event_id(),
+                    occurred_at=datetime.now(UTC),
+                    measure=measure,  # type: ignore[arg-type]
+                    value=90,
+                ),
+            )
+
+    # The busy admin logs in on three days of the first week; the end users never do, and
+    # there are no incidents, so nothing is expected of them.
+    state = await eventually(lambda: _state(client, busy), lambda s: s.journey_day >= 3.3)
+    for d in (1.5, 2.5, 3.2):  # the first check looks at days 1-7
+        await send_event(
+            client,
+            busy.account_id,
+            "usage_reported",
+            UsageReported(event_id=_event_id(), occurred_at=_real(state, d, day), persona="admin"),
+        )
+
+    checked = [
+        await eventually(
+            lambda a=a: _state(client, a),  # type: ignore[misc]
+            lambda s: s.adoption is not None,
+            what="the first adoption check",
+        )
+        for a in (busy, idle)
+    ]
+    busy_state, idle_state = checked
+    by_persona = {p.persona: p for p in busy_state.adoption.personas}  # type: ignore[union-attr]
+    assert by_persona["admin"].status == "met"
+    assert by_persona["end_user"].status == "no_expectation"
+    assert not [t for t in busy_state.triggers if t.kind == "adoption_risk"]
+    assert busy_state.health is not None
+    assert busy_state.health.colour == "green"
+
+    risks = [t for t in idle_state.triggers if t.kind == "adoption_risk"]
+    assert [t.cause for t in risks] == ["admin"]
+    assert risks[0].why is not None
+    assert {d.play for d in risks[0].decisions if d.start} == {"admin_usage_review"}
+    idle_personas = {p.persona: p.status for p in idle_state.adoption.personas}  # type: ignore[union-attr]
+    assert idle_personas["end_user"] == "no_expectation"
+    for account in (busy, idle):
+        await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_health_and_safety_account_reaches_its_three_year_stakeholder_review(
+    client: Client, pool: asyncpg.Pool, task_queue: str, make_account: Callable[..., Account]
+) -> None:
+    day = 0.004  # 1095 days in about 4.4 s
+    policy = load_policy(POLICIES / "health-and-safety.yaml")
+    account = make_account(contract_start=date(2026, 1, 1), contract_end=date(2029, 6, 1), seats=30)
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=day)
+
+    state = await eventually(
+        lambda: _state(client, account),
+        lambda s: (r := s.recurring_item("stakeholder_review")) is not None and r.occurrence >= 1,
+        within=60,
+        what="the stakeholder review to fall due",
+    )
+    assert state.journey_day >= 1095
+    refresher = state.recurring_item("training_refresher")
+    goal_review = state.recurring_item("goal_review")
+    assert refresher is not None
+    assert goal_review is not None
+    assert refresher.occurrence >= 3
+    assert goal_review.occurrence >= 6
+    assert state.tenure is not None
+    assert state.tenure.stage in {"renewing_cycle", "mature"}
+
+    done = await complete_milestone(client, account.account_id, "stakeholder_review", by="csm")
+    assert done.kind == "recurring"
+    assert done.occurrence == 1
+
+    rows = await fetch_timeline(pool, account.account_id)
+    subjects = {(r.kind, r.subject) for r in rows}
+    assert ("recurring_due", "stakeholder_review#1") in subjects
+    assert ("recurring_due", "training_refresher#3") in subjects
+    assert ("recurring_done", "stakeholder_review#1") in subjects
+    # Refreshers nobody marked done are overdue when the next falls due: a trigger each.
+    overdue = [t for t in state.triggers if t.kind == "milestone_overdue"]
+    assert any(t.cause == "training_refresher-1" for t in overdue)
+    await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_enterprise_rollout_gains_a_stage_mid_onboarding(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+) -> None:
+    account = make_account(segment="enterprise", tier="premium", seats=3000)
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=0.05)
+    before = await _state(client, account)
+    assert before.stage == "onboarding"
+    stages = [m for m in before.milestones if m.kind == "rollout_stage"]
+    assert stages, "the enterprise track has rollout stages"
+    end_before = max(m.due_day for m in before.milestones)
+
+    handle = client.get_workflow_handle(journey_id(account.account_id))
+    new_end = end_before + 60
+    after: JourneyState = await handle.execute_update(
+        "add_rollout_stage",
+        AddRolloutStage(key="wave_emea", title="EMEA wave", due_days=new_end, seats=800),
+        result_type=JourneyState,
+    )
+    added = after.milestone("wave_emea")
+    assert added is not None
+    assert added.kind == "rollout_stage"
+    assert max(m.due_day for m in after.milestones) == new_end
+    assert any(t.what == "EMEA wave due" for t in after.next_timers) or len(after.next_timers) == 6
+
+    with pytest.raises(Exception) as dup:
+        await handle.execute_update(
+            "add_rollout_stage",
+            AddRolloutStage(key="wave_emea", title="Again", due_days=new_end),
+            result_type=JourneyState,
+        )
+    assert "already exists" in str(dup.value.__cause__)
+
+    rows = await fetch_timeline(pool, account.account_id)
+    [row] = [r for r in rows if r.kind == "rollout_stage_added"]
+    assert f"now ends day {new_end:g}" in row.summary
+    await save_history(client, journey_id(account.account_id), "rollout-stage-added-v2")
+    await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_validators_refuse_a_renewal_in_the_past_and_a_blocked_milestone(
+    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+) -> None:
+    account = make_account(segment="enterprise", tier="premium", seats=3000)
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=1.0)
+    state = await _state(client, account)
+    handle = client.get_workflow_handle(journey_id(account.account_id))
+
+    with pytest.raises(Exception) as past:
+        await handle.execute_update(
+            "renew_contract", RenewContract(contract_end=date(2020, 1, 1)), result_type=JourneyState
+        )
+    assert getattr(past.value.__cause__, "type", None) == "RenewalInPast"
+
+    blocked = next(m for m in state.milestones if m.after)
+    with pytest.raises(JourneyError) as refused:
+        await complete_milestone(client, account.account_id, blocked.key)
+    assert refused.value.kind == "MilestoneBlocked"
+    assert blocked.after[0] in str(refused.value)
+
+    renewed: JourneyState = await handle.execute_update(
+        "renew_contract", RenewContract(contract_end=date(2031, 1, 1)), result_type=JourneyState
+    )
+    assert renewed.contract_end == date(2031, 1, 1)
+    await end_journey(client, account.account_id, "ended", "test over")
+
+
+def _event_stream(contact: str) -> list[tuple[str, HealthMeasured | KeyContactChanged]]:
+    """An in-order stream: a measure moving up and down, and a contact leaving then returning."""
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    stream: list[tuple[str, HealthMeasured | KeyContactChanged]] = []
+    for i, value in enumerate([80, 35, 60, 20, 75, 90]):
+        stream.append(
+            (
+                "health_measured",
+                HealthMeasured(
+                    event_id=f"support-{i}",
+                    occurred_at=t0 + timedelta(hours=i),
+                    measure="support",
+                    value=value,
+                ),
+            )
+        )
+    for i, change in enumerate(["left", "joined", "left"]):
+        stream.append(
+            (
+                "key_contact_changed",
+                KeyContactChanged(
+                    event_id=f"contact-{i}",
+                    occurred_at=t0 + timedelta(hours=i, minutes=30),
+                    contact_id=contact,
+                    change=change,  # type: ignore[arg-type]
+                    persona="champion",
+                ),
+            )
+        )
+    return stream
+
+
+@pytest.mark.usefixtures("worker")
+async def test_duplicate_and_out_of_order_burst_ends_as_the_in_order_stream(
+    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+) -> None:
+    ordered = make_account(contacts=_contacts("c", "champion"))
+    shuffled = make_account(contacts=_contacts("c", "champion"))
+    for account in (ordered, shuffled):
+        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+
+    in_order = _event_stream("x-champion")
+    for kind, event in in_order:
+        await send_event(client, ordered.account_id, kind, event)
+
+    burst = in_order + random.Random(7).sample(in_order, k=6)  # duplicates (retries)
+    random.Random(11).shuffle(burst)
+    await asyncio.gather(*(send_event(client, shuffled.account_id, k, e) for k, e in burst))
+
+    def settled(n: int) -> Callable[[JourneyState], bool]:
+        return lambda s: s.ledger.applied + s.ledger.duplicates + s.ledger.stale == n
+
+    a = await eventually(lambda: _state(client, ordered), settled(len(in_order)))
+    b = await eventually(lambda: _state(client, shuffled), settled(len(burst)))
+    assert b.ledger.duplicates == 6
+    assert {k: v.value for k, v in a.measures.items()} == {
+        k: v.value for k, v in b.measures.items()
+    }
+    assert a.measures["support"].value == 90
+    assert a.health is not None
+    assert b.health is not None
+    assert (a.health.score, a.health.colour) == (b.health.score, b.health.colour)
+    contact = {c.contact_id: c.present for c in a.contacts}
+    assert contact == {c.contact_id: c.present for c in b.contacts}
+    assert contact["x-champion"] is False
+    for account in (ordered, shuffled):
+        await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_health_attribute_finds_the_yellow_accounts(
+    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+) -> None:
+    csm = f"csm-{uuid.uuid4().hex[:6]}"
+    accounts = {colour: make_account(csm=csm) for colour in ("green", "yellow", "red")}
+    values = {"green": 90, "yellow": 55, "red": 10}
+    for colour, account in accounts.items():
+        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        for measure in ("support", "sentiment"):
+            await send_event(
+                client,
+                account.account_id,
+                "health_measured",
+                HealthMeasured(
+                    event_id=_event_id(),
+                    occurred_at=datetime.now(UTC),
+                    measure=measure,  # type: ignore[arg-type]
+                    value=values[colour],
+                ),
+            )
+
+    async def yellow_ids() -> list[str]:
+        query = f"WaypostHealth = 'yellow' AND WaypostCsm = '{csm}'"
+        return [wf.id async for wf in client.list_workflows(query)]
+
+    found = await eventually(yellow_ids, lambda ids: len(ids) >= 1, what="visibility to catch up")
+    assert found == [journey_id(accounts["yellow"].account_id)]
+    for account in accounts.values():
+        await end_journey(client, account.account_id, "ended", "test over")
