@@ -26,3 +26,61 @@ class TimelineEntry(BaseModel):
 class TimelineRow(TimelineEntry):
     id: int
     recorded_at: datetime
+
+
+class PlayStarted(BaseModel):
+    play_id: str
+    run_id: str
+    account_id: str
+    play: str
+    cause: str
+    title: str
+    why: str
+    why_record: dict[str, Any] = Field(default_factory=dict)
+    started_at: datetime
+
+
+class PlayFinished(BaseModel):
+    play_id: str
+    run_id: str
+    status: str  # completed | exited
+    outcome: str
+    ended_at: datetime
+
+
+class TaskSpec(BaseModel):
+    """A task a play asks someone to do; `idempotency_key` is derived from play id and step."""
+
+    idempotency_key: str
+    play_id: str
+    account_id: str
+    step: str
+    title: str
+    assignee_role: str
+    csm: str
+    due_at: datetime
+    due_real_at: datetime
+    escalation_of: int | None = None
+
+
+class TaskRow(TaskSpec):
+    id: int
+    status: str
+    created_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+
+
+class TaskClose(BaseModel):
+    task_id: int
+    status: str  # done | resolved_by_exit
+    by: str | None = None
+
+
+class OutboxMessage(BaseModel):
+    idempotency_key: str
+    play_id: str
+    account_id: str
+    recipient: str
+    subject: str
+    body: str

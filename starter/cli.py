@@ -12,11 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 from temporalio.client import Client
 
+from activities.plays import list_tasks
+from activities.store import fetch_timeline
 from starter import db
 from starter.devinfra import DevInfra, InfraError, ensure_infra, stop_embedded
 from starter.journeys import (
@@ -29,6 +33,7 @@ from starter.journeys import (
 from starter.logs import configure_logging
 from starter.policy_cmd import policy_app
 from starter.settings import Settings
+from starter.tasks import mark_task_done
 from starter.temporal import connect, ui_link
 from starter.views import print_status
 from workflows.journey import journey_id
@@ -78,6 +83,13 @@ async def _session(settings: Settings, *, start_infra: bool = False) -> AsyncIte
     infra = ensure_infra(settings, start=start_infra)
     client = await connect(infra.temporal_address, settings.namespace)
     yield Ctx(settings, infra, client)
+
+
+@asynccontextmanager
+async def _pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    infra = ensure_infra(settings, start=False)
+    async with asyncpg.create_pool(infra.database_url, min_size=1, max_size=2) as pool:
+        yield pool
 
 
 def _load_policy(path: Path) -> Policy:
@@ -267,6 +279,87 @@ def complete(
             else:
                 late = " (late)" if m.late else ""
                 out.print(f"{account_id}: {m.title} done on day {m.done_day or 0:g}{late}")
+
+    _run(go())
+
+
+@app.command()
+def tasks(
+    overdue: Annotated[bool, typer.Option(help="Only open tasks past their due date.")] = False,
+    csm: Annotated[str | None, typer.Option(help="Only this CSM's accounts.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Closed tasks too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tasks that plays created, soonest due first."""
+    settings = _settings()
+
+    async def go() -> None:
+        async with _pool(settings) as pool:
+            rows = await list_tasks(
+                pool, account_id=account, csm=csm, status=None if all_ else "open", overdue=overdue
+            )
+        if as_json:
+            out.print_json(data=[r.model_dump(mode="json") for r in rows])
+            return
+        table = Table("id", "account", "task", "assignee", "csm", "due", "status")
+        for r in rows:
+            late = r.status == "open" and r.due_real_at < datetime.now(UTC)
+            table.add_row(
+                str(r.id),
+                r.account_id,
+                r.title,
+                r.assignee_role,
+                r.csm,
+                ("[red]" if late else "")
+                + r.due_at.date().isoformat()
+                + ("[/red]" if late else ""),
+                r.status,
+            )
+        out.print(table)
+
+    _run(go())
+
+
+task_app = typer.Typer(no_args_is_help=True, help="One task.")
+app.add_typer(task_app, name="task")
+
+
+@task_app.command("done")
+def task_done(
+    task_id: int,
+    by: Annotated[str, typer.Option(help="Who did it.")] = "cli",
+) -> None:
+    """Mark a task done; its play is told and moves on."""
+    settings = _settings()
+
+    async def go() -> None:
+        async with _session(settings) as ctx, _pool(settings) as pool:
+            task = await mark_task_done(ctx.client, pool, task_id, by)
+            state = "was already " + task.status if task.status != "open" else "done"
+            out.print(f"task {task_id} ({task.title}) {state}")
+
+    _run(go())
+
+
+@app.command()
+def timeline(account_id: str, as_json: JsonOpt = False) -> None:
+    """Everything that happened on an account's journey, oldest first."""
+    settings = _settings()
+
+    async def go() -> None:
+        async with _pool(settings) as pool:
+            rows = await fetch_timeline(pool, account_id)
+        if as_json:
+            out.print_json(data=[r.model_dump(mode="json") for r in rows])
+            return
+        if not rows:
+            err.print(f"no timeline for '{account_id}'")
+            raise typer.Exit(1)
+        table = Table("journey date", "what", "")
+        for r in rows:
+            table.add_row(r.occurred_at.strftime("%Y-%m-%d"), r.kind.replace("_", " "), r.summary)
+        out.print(table)
 
     _run(go())
 

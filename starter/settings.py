@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     day_seconds: float = Field(default=86400.0, gt=0, description="Length of a journey day.")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
+    notify_webhook_url: str | None = Field(
+        default=None, description="Where the outbox relay POSTs messages; unset logs them."
+    )
     api_token: str | None = None
     webhook_secret: str | None = None
     hubspot_client_secret: str | None = Field(

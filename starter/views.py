@@ -43,6 +43,13 @@ def status_view(state: JourneyState, link: str | None) -> RenderableType:
     parts.append(_milestones(state))
     if state.recurring:
         parts.append(_recurring(state))
+    if state.open_plays:
+        plays = Table("play", "since day", "why", title="Open plays", title_justify="left")
+        for run in state.open_plays.values():
+            plays.add_row(
+                f"{run.title} [dim]({run.play_id})[/dim]", f"{run.started_day:g}", run.why
+            )
+        parts.append(plays)
     if state.triggers:
         parts.append(_triggers(state))
     if state.next_timers:

@@ -18,12 +18,14 @@ async def eventually(
     interval: float = 0.05,
     what: str = "condition",
 ) -> T:
-    """Call `probe` until `until(result)` holds; fail with the last result after `timeout`."""
+    """Call `probe` until `until(result)` holds; fail with the last result after `within` s."""
     deadline = time.monotonic() + within
     while True:
         result = await probe()
         if until(result):
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}; last: {result!r}")
+            last = repr(result)
+            last = last if len(last) < 600 else last[:600] + "…"
+            raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last}")
         await asyncio.sleep(interval)  # allowed: polling interval between probes, not a sync

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import TimelineEntry
@@ -44,12 +45,18 @@ with workflow.unsafe.imports_passed_through():
         plan_milestones,
         stage_of,
     )
+    from workflows.play_messages import FactsChanged, PlaybookInput, PlayEnded
+    from workflows.play_plan import play_workflow_id
+    from workflows.playbook import Playbook
     from workflows.rules import (
         AdoptionRiskEvent,
         HealthChangedEvent,
+        JourneyFacts,
         KeyContactChangedEvent,
         MilestoneOverdueEvent,
+        PlayDecision,
         PlayEvent,
+        PlayRun,
         RenewalDueEvent,
         SupportEscalatedEvent,
         evaluate_adoption,
@@ -68,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyState,
         MeasureValue,
         MilestoneState,
+        OpenPlay,
         RecurringState,
         TriggerRecord,
     )
@@ -77,6 +85,9 @@ WORKFLOW_NAME = "CustomerJourney"
 
 # Journeys started before the forking branches existed replay without them.
 FORKING_PATCH = "forking-journey"
+# Journeys started before plays ran as child workflows record triggers only.
+PLAYS_PATCH = "start-plays"
+MAX_PLAY_RUNS_KEPT = 200
 
 # Postgres hiccups are worth retrying for a while; a journey must not fail because of one.
 STORE_RETRY = RetryPolicy(
@@ -111,6 +122,7 @@ class CustomerJourney:
         self._renewal_changed = 0
         self._forking = False
         self._spawned: set[asyncio.Task[None]] = set()
+        self._facts_sent: dict[str, JourneyFacts] = {}
         if start.carried is not None:
             self._state = start.carried.model_copy(update={"runs": start.carried.runs + 1})
         else:
@@ -255,6 +267,7 @@ class CustomerJourney:
             f"{m.title} done on day {m.done_day:g}{late}" + (f" by {done.by}" if done.by else ""),
             {"done_day": m.done_day, "due_day": m.due_day, "late": m.late, "by": done.by},
         )
+        await self._tell_plays()
         return _completed(m)
 
     async def _complete_recurring(self, r: RecurringState, done: MilestoneDone) -> Completed:
@@ -277,6 +290,7 @@ class CustomerJourney:
             + (f" by {done.by}" if done.by else ""),
             {"occurrence": r.occurrence, "day": day, "by": done.by},
         )
+        await self._tell_plays()
         return result
 
     @complete_milestone.validator
@@ -389,6 +403,8 @@ class CustomerJourney:
                 value=report.score, at=today, note=report.reason, source="adoption check"
             )
             await self._rescore("adoption check")
+        if set(report.at_risk) != before:
+            await self._tell_plays()
         for persona in report.at_risk:
             if persona not in before:
                 await self._raise(AdoptionRiskEvent(persona=persona), report.why)
@@ -556,6 +572,7 @@ class CustomerJourney:
         if first or score.changed:
             workflow.upsert_search_attributes([attributes.HEALTH.value_set(score.colour)])
         if score.changed:
+            await self._tell_plays()
             await self._raise(
                 HealthChangedEvent(
                     from_colour=score.previous, to_colour=score.colour, score=score.score
@@ -622,6 +639,8 @@ class CustomerJourney:
             self._stage_changed()
             workflow.set_current_details(f"Journey {end.outcome}: {end.reason}")
             await self._record("journey_ended", end.outcome, f"Journey {end.outcome}: {end.reason}")
+            for play_id in list(self._state.open_plays):
+                await self._signal_play(play_id, "stop", f"journey {end.outcome}: {end.reason}")
         return self._snapshot()
 
     @workflow.update(name="change_policy")
@@ -702,9 +721,11 @@ class CustomerJourney:
     async def _raise(
         self, event: PlayEvent, why: Why | None = None, summary: str | None = None
     ) -> None:
-        """Record a trigger and the play decisions it leads to."""
+        """Record a trigger, decide which plays it starts, and start them."""
         now = workflow.now()
-        decisions = plays_to_start(event, [], self._policy, self._clock.at(now))
+        plays_on = workflow.patched(PLAYS_PATCH)
+        runs = self._state.play_runs if plays_on else []
+        decisions = plays_to_start(event, runs, self._policy, self._clock.at(now))
         record = TriggerRecord(
             kind=event.kind,
             cause=event.cause,
@@ -715,6 +736,14 @@ class CustomerJourney:
             decisions=decisions,
         )
         self._state.triggers = [*self._state.triggers, record][-MAX_TRIGGERS_KEPT:]
+        starting = [d for d in decisions if d.start] if plays_on else []
+        for d in starting:
+            # Claimed before any await: a second trigger for the same cause, handled while
+            # this one waits on Temporal, sees the run and is refused by the rules.
+            self._state.play_runs = [
+                *self._state.play_runs,
+                PlayRun(play=d.play, cause=d.cause, started_at=record.at),
+            ][-MAX_PLAY_RUNS_KEPT:]
         plays = ", ".join(d.play for d in decisions if d.start) or "no play"
         await self._record(
             "trigger",
@@ -725,6 +754,116 @@ class CustomerJourney:
                 "plays": [d.play for d in decisions if d.start],
             },
         )
+        for d in starting:
+            await self._start_play(d, record, event)
+
+    async def _start_play(self, d: PlayDecision, trigger: TriggerRecord, event: PlayEvent) -> None:
+        state, account = self._state, self._account
+        # The workflow id names the cause; health plays also name the transition and its day,
+        # so each distinct change is its own cause while retries of one change are not.
+        cause = d.cause
+        if isinstance(event, HealthChangedEvent):
+            cause = f"{event.from_colour}-{event.to_colour}-day{int(trigger.day)}"
+        play_id = play_workflow_id(state.account_id, d.play, cause)
+        play = self._policy.play(d.play)
+        values = {
+            "account_id": account.account_id,
+            "account_name": account.name,
+            "segment": account.segment,
+            "tier": account.tier,
+            "csm": account.csm,
+            "renewal_date": str(state.contract_end),
+            "cause": d.cause,
+            "health": state.health_colour,
+            "score": f"{state.health.score:g}" if state.health else "",
+            "stage": state.stage,
+        }
+        if isinstance(event, KeyContactChangedEvent):
+            contact = next((c for c in account.contacts if c.contact_id == event.contact_id), None)
+            values["contact_name"] = contact.name if contact else event.contact_id
+            values["persona"] = event.persona or ""
+        try:
+            await workflow.start_child_workflow(
+                Playbook.run,
+                PlaybookInput(
+                    play_id=play_id,
+                    account_id=state.account_id,
+                    csm=state.csm,
+                    journey_workflow_id=workflow.info().workflow_id,
+                    play=play,
+                    templates=self._policy.templates,
+                    policy_name=self._policy.name,
+                    policy_version=self._policy.version,
+                    cause=d.cause,
+                    trigger_summary=trigger.summary,
+                    why=trigger.why or d.why,
+                    day_seconds=state.day_seconds,
+                    journey_time=self._clock.at(workflow.now()),
+                    facts=self._facts(),
+                    values=values,
+                ),
+                id=play_id,
+                # Plays outlive the journey's continue-as-new and report back by signal.
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                static_summary=f"Play: {play.title}",
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("play already running", extra={"play_id": play_id})
+            return
+        state.open_plays[play_id] = OpenPlay(
+            play_id=play_id,
+            play=d.play,
+            title=play.title,
+            cause=d.cause,
+            why=trigger.summary,
+            started_day=trigger.day,
+        )
+        self._facts_sent[play_id] = self._facts()
+        workflow.upsert_search_attributes([attributes.OPEN_PLAYS.value_set(len(state.open_plays))])
+        self._describe_wait()
+
+    def _facts(self) -> JourneyFacts:
+        s = self._state
+        return JourneyFacts(
+            health=s.health.colour if s.health else None,
+            completed_milestones=[m.key for m in s.milestones if m.status == "done"]
+            + [r.key for r in s.recurring if r.occurrence and r.occurrence in r.done_occurrences],
+            adoption_at_risk=list(s.adoption.at_risk) if s.adoption else [],
+        )
+
+    async def _tell_plays(self) -> None:
+        """Send changed facts to open plays, so they can exit (e.g. health back to green)."""
+        facts = self._facts()
+        for play_id in list(self._state.open_plays):
+            if self._facts_sent.get(play_id) == facts:
+                continue
+            self._facts_sent[play_id] = facts
+            await self._signal_play(play_id, "journey_facts", FactsChanged(facts=facts))
+
+    async def _signal_play(self, play_id: str, name: str, arg: object) -> None:
+        try:
+            await workflow.get_external_workflow_handle(play_id).signal(name, arg)
+        except FailureError:
+            # The play ended and its play_ended signal is on the way; nothing to tell it.
+            workflow.logger.info("play gone", extra={"play_id": play_id})
+
+    @workflow.signal(name="play_ended")
+    async def play_ended(self, ended: PlayEnded) -> None:
+        state = self._state
+        opened = state.open_plays.pop(ended.play_id, None)
+        self._facts_sent.pop(ended.play_id, None)
+        state.play_runs = [
+            r.model_copy(update={"ended_at": self._clock.at(workflow.now())})
+            if r.play == ended.play and r.cause == ended.cause and r.ended_at is None
+            else r
+            for r in state.play_runs
+        ]
+        if opened is not None:
+            workflow.upsert_search_attributes(
+                [attributes.OPEN_PLAYS.value_set(len(state.open_plays))]
+            )
+            self._describe_wait()
 
     def _snapshot(self) -> JourneyState:
         s, now = self._state, workflow.now()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from workflows.ledger import EventLedger
 from workflows.models import Persona
-from workflows.rules import AdoptionReport, HealthScore, PlayDecision, Tenure
+from workflows.rules import AdoptionReport, HealthScore, PlayDecision, PlayRun, Tenure
 from workflows.why import Why
 
 MilestoneStatus = Literal["pending", "done", "overdue"]
@@ -91,6 +91,15 @@ class Completed(BaseModel):
     occurrence: int | None = None
 
 
+class OpenPlay(BaseModel):
+    play_id: str
+    play: str
+    title: str
+    cause: str
+    why: str
+    started_day: float
+
+
 class NextTimer(BaseModel):
     what: str
     day: float
@@ -139,6 +148,8 @@ class JourneyState(BaseModel):
     renewal_checkpoints_fired: list[str] = []
     next_renewal_day: float | None = None
     triggers: list[TriggerRecord] = []
+    open_plays: dict[str, OpenPlay] = {}
+    play_runs: list[PlayRun] = Field(default=[], description="What cooldowns are judged on.")
     next_timers: list[NextTimer] = []
     ledger: EventLedger = Field(default_factory=EventLedger)
     runs: int = Field(default=1, description="Runs so far, counting continue-as-new.")

@@ -14,15 +14,17 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
+from activities.plays import list_tasks
 from starter.devinfra import TemporalServer, ensure_search_attributes, free_port
 from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.tasks import mark_task_done
 from starter.temporal import connect
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
 from workflows.journey import journey_id
-from workflows.messages import HealthMeasured, UsageReported
-from workflows.models import Account
+from workflows.messages import HealthMeasured, KeyContactChanged, UsageReported
+from workflows.models import Account, Contact
 from workflows.policy import Policy
 from workflows.state import JourneyState
 
@@ -105,4 +107,75 @@ async def test_events_during_continue_as_new_are_applied_exactly_once(
         await save_history(
             client, journey_id(account.account_id), "continued-as-new-v2", run_id=first.run_id
         )
+        await end_journey(client, account.account_id, "ended", "test over")
+
+
+async def test_a_play_running_across_continue_as_new_reports_to_the_new_run(
+    small_history_client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+) -> None:
+    client = small_history_client
+    account = make_account(
+        contacts=(Contact(contact_id="c-champion", name="C", persona="champion", key=True),)
+    )
+    play_id = f"play-{account.account_id}-new_stakeholder-c-champion"
+    async with build_worker(client, pool, task_queue):
+        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=30.0)
+        await send_event(
+            client,
+            account.account_id,
+            "key_contact_changed",
+            KeyContactChanged(
+                event_id="left-1",
+                occurred_at=datetime.now(UTC),
+                contact_id="c-champion",
+                change="left",
+                persona="champion",
+            ),
+        )
+        await eventually(
+            lambda: journey_state(client, account.account_id),
+            lambda s: play_id in s.open_plays,
+            what="the play to start",
+        )
+        # Enough events to roll the journey over while its play runs.
+        t0 = datetime.now(UTC)
+        for i in range(0, 60, 10):
+            await asyncio.gather(
+                *(
+                    send_event(
+                        client,
+                        account.account_id,
+                        "usage_reported",
+                        UsageReported(event_id=f"u{i + j}", occurred_at=t0, persona="champion"),
+                    )
+                    for j in range(10)
+                )
+            )
+        rolled = await eventually(
+            lambda: journey_state(client, account.account_id),
+            lambda s: s.runs >= 2,
+            what="continue-as-new",
+        )
+        assert play_id in rolled.open_plays  # carried over
+
+        tasks = await eventually(
+            lambda: list_tasks(pool, account_id=account.account_id),
+            lambda ts: len([t for t in ts if t.play_id == play_id]) == 3,
+            what="the play's tasks",
+        )
+        for t in tasks:
+            if t.play_id == play_id:
+                await mark_task_done(client, pool, t.id, "dana")
+        done = await eventually(
+            lambda: journey_state(client, account.account_id),
+            lambda s: play_id not in s.open_plays,
+            what="the new run to hear the play end",
+        )
+        assert done.runs >= 2
+        [run] = [r for r in done.play_runs if r.play == "new_stakeholder"]
+        assert run.ended_at is not None
         await end_journey(client, account.account_id, "ended", "test over")

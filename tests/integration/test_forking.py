@@ -81,7 +81,7 @@ async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incid
                 HealthMeasured(
                     event_id=_event_id(),
                     occurred_at=datetime.now(UTC),
-                    measure=measure,  # type: ignore[arg-type]
+                    measure=measure,
                     value=90,
                 ),
             )
@@ -97,15 +97,16 @@ async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incid
             UsageReported(event_id=_event_id(), occurred_at=_real(state, d, day), persona="admin"),
         )
 
-    checked = [
-        await eventually(
-            lambda a=a: _state(client, a),  # type: ignore[misc]
-            lambda s: s.adoption is not None,
-            what="the first adoption check",
-        )
-        for a in (busy, idle)
-    ]
-    busy_state, idle_state = checked
+    busy_state = await eventually(
+        lambda: _state(client, busy),
+        lambda s: s.adoption is not None,
+        what="the first adoption check",
+    )
+    idle_state = await eventually(
+        lambda: _state(client, idle),
+        lambda s: any(t.kind == "adoption_risk" for t in s.triggers),
+        what="the idle admin's adoption risk",
+    )
     by_persona = {p.persona: p for p in busy_state.adoption.personas}  # type: ignore[union-attr]
     assert by_persona["admin"].status == "met"
     assert by_persona["end_user"].status == "no_expectation"
@@ -259,7 +260,7 @@ def _event_stream(contact: str) -> list[tuple[str, HealthMeasured | KeyContactCh
                     event_id=f"contact-{i}",
                     occurred_at=t0 + timedelta(hours=i, minutes=30),
                     contact_id=contact,
-                    change=change,  # type: ignore[arg-type]
+                    change=change,
                     persona="champion",
                 ),
             )
@@ -321,7 +322,7 @@ async def test_health_attribute_finds_the_yellow_accounts(
                 HealthMeasured(
                     event_id=_event_id(),
                     occurred_at=datetime.now(UTC),
-                    measure=measure,  # type: ignore[arg-type]
+                    measure=measure,
                     value=values[colour],
                 ),
             )

@@ -175,7 +175,9 @@ async def test_timeline_row_is_written_once_when_the_activity_is_retried(
         return wrote
 
     account = make_account()
-    async with build_worker(client, pool, task_queue, activities=[record_then_fail_once]):
+    async with build_worker(
+        client, pool, task_queue, replace={"record_timeline": record_then_fail_once}
+    ):
         await _start(client, account, policy, task_queue)
         await eventually(
             lambda: fetch_timeline(pool, account.account_id),

@@ -1,0 +1,106 @@
+"""The outbox relay: delivers messages plays queued, and marks them sent.
+
+Plays never talk to the outside world themselves; they write to the outbox (idempotently),
+and this relay, running in every worker, delivers. Several relays may run at once: rows are
+claimed with `FOR UPDATE SKIP LOCKED`. Delivery is at least once; each message carries its
+idempotency key (`X-Waypost-Message-Id`) so a receiver can drop a repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import httpx
+import structlog
+from pydantic import BaseModel
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class Outgoing(BaseModel):
+    id: int
+    idempotency_key: str
+    play_id: str
+    account_id: str
+    recipient: str
+    subject: str
+    body: str
+
+
+Deliver = Callable[[Outgoing], Awaitable[None]]
+
+
+async def deliver_to_log(message: Outgoing) -> None:
+    log.info(
+        "message delivered",
+        account_id=message.account_id,
+        play_id=message.play_id,
+        to=message.recipient,
+        subject=message.subject,
+    )
+
+
+def webhook_delivery(url: str, client: httpx.AsyncClient) -> Deliver:
+    async def deliver(message: Outgoing) -> None:
+        response = await client.post(
+            url,
+            json=message.model_dump(),
+            headers={"X-Waypost-Message-Id": message.idempotency_key},
+        )
+        response.raise_for_status()
+
+    return deliver
+
+
+async def relay_once(pool: asyncpg.Pool, deliver: Deliver, batch: int = 50) -> int:
+    """Deliver up to `batch` pending messages; returns how many were sent."""
+    sent = 0
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """SELECT id, idempotency_key, play_id, account_id, recipient, subject, body
+                 FROM outbox WHERE status = 'pending'
+                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+            batch,
+        )
+        for row in rows:
+            message = Outgoing.model_validate(dict(row))
+            try:
+                await deliver(message)
+            except (httpx.HTTPError, OSError) as err:
+                await conn.execute(
+                    """UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                              status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END
+                        WHERE id = $1""",
+                    message.id,
+                    str(err)[:500],
+                    MAX_ATTEMPTS,
+                )
+                log.warning("message delivery failed", message_id=message.id, error=str(err))
+                continue
+            await conn.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
+                "WHERE id = $1",
+                message.id,
+            )
+            sent += 1
+    return sent
+
+
+async def run_relay(
+    pool: asyncpg.Pool, deliver: Deliver, stop: asyncio.Event, interval: float = 1.0
+) -> None:
+    """Relay until `stop` is set; finishes the batch in hand first."""
+    while not stop.is_set():
+        try:
+            sent = await relay_once(pool, deliver)
+        except (asyncpg.PostgresError, OSError) as err:
+            log.warning("outbox relay: database unavailable", error=str(err))
+            sent = 0
+        if sent == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,298 @@
+"""Escalation playbooks: the article's cases, on the real server and Postgres, compressed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+
+from activities.models import TaskRow
+from activities.notify import Outgoing, relay_once
+from activities.plays import list_tasks
+from activities.store import fetch_timeline
+from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.tasks import mark_task_done
+from tests.histories import save_history
+from tests.waiting import eventually
+from workflows.messages import HealthMeasured, KeyContactChanged
+from workflows.models import Account, Contact
+from workflows.play_messages import PlayState
+from workflows.policy import Policy
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _champion(slug: str) -> tuple[Contact, ...]:
+    return (
+        Contact(contact_id=f"{slug}-champion", name="Casey Champion", persona="champion", key=True),
+    )
+
+
+def _left(contact_id: str, event_id: str | None = None) -> KeyContactChanged:
+    return KeyContactChanged(
+        event_id=event_id or uuid.uuid4().hex,
+        occurred_at=datetime(2026, 2, 1, tzinfo=UTC),
+        contact_id=contact_id,
+        change="left",
+        persona="champion",
+    )
+
+
+def _measure(measure: str, value: float) -> HealthMeasured:
+    return HealthMeasured(
+        event_id=uuid.uuid4().hex,
+        occurred_at=datetime.now(UTC),
+        measure=measure,
+        value=value,
+    )
+
+
+async def _tasks(pool: asyncpg.Pool, account: Account, play_id: str | None = None) -> list[TaskRow]:
+    rows = await list_tasks(pool, account_id=account.account_id, status=None)
+    return [r for r in rows if play_id is None or r.play_id == play_id]
+
+
+async def _outbox(pool: asyncpg.Pool, account: Account) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return list(
+            await conn.fetch(
+                "SELECT idempotency_key, recipient, subject, status FROM outbox "
+                "WHERE account_id = $1 ORDER BY id",
+                account.account_id,
+            )
+        )
+
+
+async def _play_state(client: Client, play_id: str) -> PlayState:
+    state: PlayState = await client.get_workflow_handle(play_id).query(
+        "state", result_type=PlayState
+    )
+    return state
+
+
+@pytest.mark.usefixtures("worker")
+async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+) -> None:
+    account = make_account(contacts=_champion("k"))
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=0.05)
+    await send_event(client, account.account_id, "key_contact_changed", _left("k-champion"))
+
+    state = await eventually(
+        lambda: journey_state(client, account.account_id), lambda s: bool(s.open_plays)
+    )
+    [play] = state.open_plays.values()
+    assert play.play == "new_stakeholder"
+    assert play.play_id == f"play-{account.account_id}-new_stakeholder-k-champion"
+    assert "k-champion" in play.why
+
+    # Onboarding milestones going overdue start plays of their own; this test follows one.
+    rows = await eventually(
+        lambda: _tasks(pool, account, play.play_id), lambda ts: len(ts) == 3, what="three tasks"
+    )
+    assert [t.step for t in rows] == ["connect", "train", "confirm_buy_in"]
+    assert {t.assignee_role for t in rows} == {"csm"}
+    for t in rows[:2]:
+        await mark_task_done(client, pool, t.id, "dana")
+
+    # confirm_buy_in stays open: after its 28-day SLA the play escalates to the CS manager.
+    escalated = await eventually(
+        lambda: _tasks(pool, account, play.play_id),
+        lambda ts: any(t.assignee_role == "cs_manager" for t in ts),
+        what="the escalation task",
+    )
+    [escalation] = [t for t in escalated if t.assignee_role == "cs_manager"]
+    assert escalation.escalation_of == rows[2].id
+    messages = [
+        m for m in await _outbox(pool, account) if m["idempotency_key"].startswith(play.play_id)
+    ]
+    assert [m["recipient"] for m in messages] == ["csm", "csm", "cs_manager"]
+
+    for t in [rows[2], escalation]:
+        await mark_task_done(client, pool, t.id, "dana")
+    state = await eventually(
+        lambda: journey_state(client, account.account_id),
+        lambda s: play.play_id not in s.open_plays,
+        what="the play to end and tell the journey",
+    )
+    [run] = [r for r in state.play_runs if r.play == "new_stakeholder"]
+    assert run.ended_at is not None
+    done = await _play_state(client, play.play_id)
+    assert done.status == "completed"
+    kinds = [r.kind for r in await fetch_timeline(pool, account.account_id)]
+    assert {"play_started", "play_escalated", "play_ended"} <= set(kinds)
+
+    # The relay delivers each message once.
+    delivered: list[Outgoing] = []
+
+    async def collect(message: Outgoing) -> None:
+        delivered.append(message)
+
+    assert await relay_once(pool, collect) >= 3
+    await relay_once(pool, collect)
+    mine = [m for m in delivered if m.play_id == play.play_id]
+    assert len(mine) == len({m.id for m in mine}) == 3
+    assert {m["status"] for m in await _outbox(pool, account)} == {"sent"}
+    await save_history(client, play.play_id, "playbook-escalated-v1")
+    await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+) -> None:
+    account = make_account()
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+    for m in ("support", "sentiment"):
+        await send_event(client, account.account_id, "health_measured", _measure(m, 90))
+    await send_event(client, account.account_id, "health_measured", _measure("support", 20))
+
+    state = await eventually(
+        lambda: journey_state(client, account.account_id), lambda s: bool(s.open_plays)
+    )
+    assert state.health is not None
+    assert state.health.colour == "yellow"
+    [play] = state.open_plays.values()
+    assert play.play == "health_recovery"
+    assert play.why.startswith("Health green→yellow: support 20/100")
+    await eventually(lambda: _tasks(pool, account), lambda ts: len(ts) == 2, what="two tasks")
+
+    await send_event(client, account.account_id, "health_measured", _measure("support", 95))
+    state = await eventually(
+        lambda: journey_state(client, account.account_id),
+        lambda s: not s.open_plays,
+        what="the play to exit",
+    )
+    ended = await _play_state(client, play.play_id)
+    assert ended.status == "exited"
+    assert "health is green" in (ended.ended_reason or "")
+    assert {t.status for t in await _tasks(pool, account)} == {"resolved_by_exit"}
+    await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_same_trigger_five_times_runs_one_play(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+) -> None:
+    account = make_account(contacts=_champion("f"))
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+    first = _left("f-champion", event_id="crm-1")
+    # Two redeliveries of one event, and three retries of the change under new event ids.
+    events = [first, first, first] + [_left("f-champion") for _ in range(2)]
+    for e in events:
+        await send_event(client, account.account_id, "key_contact_changed", e)
+
+    state = await eventually(
+        lambda: journey_state(client, account.account_id),
+        lambda s: s.ledger.applied + s.ledger.duplicates == 5 and bool(s.open_plays),
+    )
+    assert state.ledger.duplicates == 2
+    assert len(state.open_plays) == 1
+    assert len(state.play_runs) == 1
+    triggers = [t for t in state.triggers if t.kind == "key_contact_changed"]
+    assert len(triggers) == 3
+    assert [d.start for t in triggers for d in t.decisions] == [True, False, False]
+
+    [play] = state.open_plays.values()
+    await eventually(
+        lambda: _play_state(client, play.play_id),
+        lambda p: p.steps[3].task_id is not None and p.steps[4].status == "running",
+        what="the play to reach its escalation step",
+    )
+    assert len(await _tasks(pool, account)) == 3
+    assert len(await _outbox(pool, account)) == 2
+    await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.fixture
+def worker_process(
+    temporal_address: str, database_url: str, task_queue: str, tmp_path: Path
+) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Start `python worker.py` as a separate process, as production runs it."""
+    started: list[subprocess.Popen[bytes]] = []
+    env = {
+        **os.environ,
+        "WAYPOST_TEMPORAL_ADDRESS": temporal_address,
+        "DATABASE_URL": database_url,
+        "WAYPOST_TASK_QUEUE": task_queue,
+        "WAYPOST_LOG_FORMAT": "json",
+    }
+
+    def start() -> subprocess.Popen[bytes]:
+        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+    worker_process: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    account = make_account(contacts=_champion("w"))
+    first = worker_process()
+    play_id = f"play-{account.account_id}-new_stakeholder-w-champion"
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+    await send_event(client, account.account_id, "key_contact_changed", _left("w-champion"))
+    await eventually(
+        lambda: _tasks(pool, account, play_id),
+        lambda ts: len(ts) >= 1,
+        within=60,
+        what="the first task",
+    )
+    first.kill()  # no goodbye: whatever it was doing is cut off
+    first.wait(timeout=10)
+
+    worker_process()
+    rows = await eventually(
+        lambda: _tasks(pool, account, play_id), lambda ts: len(ts) == 3, within=60, what="all tasks"
+    )
+    for t in rows:
+        await mark_task_done(client, pool, t.id, "dana")
+    await eventually(
+        lambda: journey_state(client, account.account_id),
+        lambda s: bool(s.play_runs) and play_id not in s.open_plays,
+        within=60,
+        what="the play to complete",
+    )
+    rows = await _tasks(pool, account, play_id)
+    assert sorted(t.step for t in rows) == ["confirm_buy_in", "connect", "train"]
+    assert {t.status for t in rows} == {"done"}
+    messages = [m for m in await _outbox(pool, account) if m["idempotency_key"].startswith(play_id)]
+    assert len(messages) == len({m["idempotency_key"] for m in messages}) == 2
+    await end_journey(client, account.account_id, "ended", "test over")
