@@ -33,7 +33,7 @@ from starter.journeys import (
 from starter.logs import configure_logging
 from starter.policy_cmd import policy_app
 from starter.settings import Settings
-from starter.tasks import mark_task_done
+from starter.tasks import PlayTaskStore, mark_task_done
 from starter.temporal import connect, ui_link
 from starter.views import print_status
 from workflows.journey import journey_id
@@ -153,6 +153,18 @@ async def _migrate(infra: DevInfra) -> list[str]:
     if infra.embedded_database:
         await db.ensure_database(infra.database_url)
     return await db.migrate(infra.database_url)
+
+
+@app.command("api")
+def api_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (contracts, CRM webhooks, journeys, tasks) and its inbox relay."""
+    from starter.api import serve
+
+    settings = _settings()
+    _run(serve(settings, host=host, port=port, tasks=PlayTaskStore))
 
 
 @app.command("worker")
@@ -370,7 +382,7 @@ def demo(
     accounts: Annotated[Path, typer.Option(help="Sample accounts.")] = Path(
         "samples/accounts.json"
     ),
-    day_seconds: Annotated[float, typer.Option(help="Seconds per journey day.")] = 0.1,
+    day_seconds: Annotated[float, typer.Option(help="Seconds per journey day.")] = 0.25,
     verbose: Annotated[bool, typer.Option(help="Show the worker's logs too.")] = False,
 ) -> None:
     """Run sample journeys in compressed time and show where each ended up."""

@@ -7,7 +7,13 @@ overdue, so both paths show; then prints where every journey stands.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import secrets
 import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from rich.console import Console
@@ -15,11 +21,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from temporalio.client import Client
 
+from activities.notify import deliver_to_log, run_relay
 from starter import db
+from starter.api import ApiClient, ApiConfig, create_app, running
 from starter.devinfra import ensure_infra
-from starter.journeys import complete_milestone, end_journey, journey_state, start_journey
+from starter.journeys import (
+    JourneyError,
+    complete_milestone,
+    end_journey,
+    is_running,
+    journey_state,
+    send_event,
+    start_journey,
+)
 from starter.settings import Settings
-from starter.temporal import connect
+from starter.temporal import connect, ui_link
+from starter.views import print_status
+from workflows.journey import journey_id
+from workflows.messages import SIGNALS
 from workflows.models import Account
 from workflows.policy import Policy
 from workflows.rules import select_track
@@ -52,12 +71,37 @@ async def run_demo(
             asyncpg.create_pool(infra.database_url, min_size=1, max_size=10) as pool,
             build_worker(client, pool, settings.task_queue),
         ):
-            states = await _drive(client, settings, accounts, policy, day_seconds, console)
-            _summary(states, console)
-            if not keep:
-                await asyncio.gather(
-                    *(end_journey(client, a.account_id, "ended", "demo finished") for a in accounts)
+            stop = asyncio.Event()
+            relay = asyncio.create_task(run_relay(pool, deliver_to_log, stop, interval=0.2))
+            since = datetime.now(UTC)
+            token, secret = secrets.token_hex(16), secrets.token_hex(16)
+            api_config = ApiConfig.from_settings(
+                settings, api_token=token, webhook_secret=secret, day_seconds=day_seconds
+            )
+            app = create_app(settings, client, pool, config=api_config)
+            try:
+                async with (
+                    running(app) as url,
+                    ApiClient(url, token=token, webhook_secret=secret) as api,
+                ):
+                    states = await _drive(
+                        client, settings, accounts, policy, day_seconds, console, api
+                    )
+                _summary(states, console)
+                stop.set()
+                await relay
+                await _plays_summary(pool, accounts, since, console)
+                example = next((s for s in states if s.open_plays), states[0])
+                console.rule(f"waypost status {example.account_id}")
+                print_status(
+                    console,
+                    example,
+                    ui_link(infra.ui_url, settings.namespace, journey_id(example.account_id)),
                 )
+            finally:
+                stop.set()
+                if not keep:  # also after a failure: no demo journey left ticking
+                    await _end_previous(client, accounts)
         if infra.ui_url:
             ui = f"{infra.ui_url}/namespaces/{settings.namespace}/workflows"
             console.print(f"\nTemporal UI: {ui}")
@@ -69,6 +113,145 @@ async def run_demo(
     return 0
 
 
+def _completions(i: int, account: Account, policy: Policy) -> list[tuple[str, str, float]]:
+    """The milestones a customer gets done: the script's pick, never ahead of what they need."""
+    done: set[str] = set()
+    for j, m in enumerate(select_track(account, policy).track.milestones):
+        if will_complete(i, j) and set(m.after) <= done:
+            done.add(m.key)
+    return [
+        (account.account_id, m.key, m.due_days)
+        for m in select_track(account, policy).track.milestones
+        if m.key in done
+    ]
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """One thing the demo's CRM says, on a journey day."""
+
+    day: float
+    account_id: str
+    kind: str
+    fields: dict[str, object]
+
+
+DEMO_DAYS = 60
+
+
+def crm_script(accounts: list[Account], horizon: int = DEMO_DAYS) -> list[Scripted]:
+    """Health and contact changes that show plays starting, escalating and exiting."""
+    script: list[Scripted] = []
+    for i, a in enumerate(accounts):
+        script += [
+            Scripted(0, a.account_id, "health_measured", {"measure": "support", "value": 85}),
+            Scripted(0, a.account_id, "health_measured", {"measure": "sentiment", "value": 80}),
+        ]
+        if i % 4 == 1:  # support collapses: green → yellow starts health_recovery at once
+            note = "3 escalations in 30 days"
+            script.append(
+                Scripted(
+                    10,
+                    a.account_id,
+                    "health_measured",
+                    {"measure": "support", "value": 30, "note": note},
+                )
+            )
+            if i % 8 == 1:  # ... and recovers: the play exits, its tasks resolved by exit
+                script.append(
+                    Scripted(
+                        40, a.account_id, "health_measured", {"measure": "support", "value": 90}
+                    )
+                )
+        if i % 5 != 4:  # most customers use the product as their personas should
+            # A weekly rollup from product analytics, sent two days before each adoption
+            # check so it is in even when the worker runs behind.
+            for week in range(1, horizon // 7 + 1):
+                sent = week * 7 - 2
+                for persona, every in (("admin", 1), ("champion", 2), ("end_user", 3)):
+                    active = [
+                        (a.contract_start + timedelta(days=d)).isoformat()
+                        for d in range(sent - 5, sent + 1)
+                        if d % every == 0
+                    ]
+                    script.append(
+                        Scripted(
+                            sent,
+                            a.account_id,
+                            "usage_reported",
+                            {"persona": persona, "active_on": active},
+                        )
+                    )
+        champion = next((c for c in a.contacts if c.persona == "champion"), None)
+        if i % 6 == 2 and champion:  # the champion leaves: new_stakeholder, escalated at day 33
+            script.append(
+                Scripted(
+                    5,
+                    a.account_id,
+                    "key_contact_changed",
+                    {"contact_id": champion.contact_id, "change": "left", "persona": "champion"},
+                )
+            )
+        if i % 7 == 3:
+            script.append(
+                Scripted(
+                    15,
+                    a.account_id,
+                    "support_escalated",
+                    {"ticket_id": f"t-{i}", "severity": "high"},
+                )
+            )
+    return sorted(script, key=lambda e: e.day)
+
+
+async def _play_script(
+    client: Client, script: list[Scripted], day_seconds: float, t0: float, api: ApiClient
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    posted: list[asyncio.Task[list[dict[str, Any]]]] = []
+    for day, events in itertools.groupby(script, key=lambda e: e.day):
+        await asyncio.sleep(max(0.0, t0 + day * day_seconds - time.monotonic()))
+        batch = [
+            (
+                e,
+                SIGNALS[e.kind].model_validate(
+                    {
+                        "event_id": f"demo-{run}-{day}-{n}",
+                        "occurred_at": datetime.now(UTC),
+                        **e.fields,
+                    }
+                ),
+            )
+            for n, e in enumerate(events)
+        ]
+        # Health and contact changes arrive as signed webhooks through the API (inbox, then
+        # signal); the product's usage rollups are signalled directly.
+        webhook = [
+            {"account_id": e.account_id, "kind": e.kind, "event": ev.model_dump(mode="json")}
+            for e, ev in batch
+            if e.kind != "usage_reported" and e.day > 0
+        ]
+        direct = [(e, ev) for e, ev in batch if e.kind == "usage_reported" or e.day == 0]
+        if webhook:  # a CRM does not wait on us: the script goes on while the API answers
+            posted.append(asyncio.create_task(api.send_events(webhook)))
+        await asyncio.gather(*(send_event(client, e.account_id, e.kind, ev) for e, ev in direct))
+    await asyncio.gather(*posted)
+
+
+async def _end_previous(client: Client, accounts: list[Account]) -> None:
+    """A journey left by an earlier `demo --keep` is ended, so this run starts from day 0."""
+
+    async def end(account_id: str) -> None:
+        try:
+            if await is_running(client, account_id):
+                await end_journey(client, account_id, "ended", "replaced by a new demo run")
+        except JourneyError as e:
+            if e.kind not in ("unknown_account", "journey_closed"):
+                raise
+
+    await asyncio.gather(*(end(a.account_id) for a in accounts))
+
+
 async def _drive(
     client: Client,
     settings: Settings,
@@ -76,6 +259,7 @@ async def _drive(
     policy: Policy,
     day_seconds: float,
     console: Console,
+    api: ApiClient,
 ) -> list[JourneyState]:
     columns = (
         TextColumn("{task.description}"),
@@ -86,59 +270,117 @@ async def _drive(
     with Progress(*columns, console=console) as progress:
         starting = progress.add_task("Starting journeys", total=len(accounts))
         reused = 0
-        for account in accounts:
-            res = await start_journey(
-                client, account, policy, task_queue=settings.task_queue, day_seconds=day_seconds
-            )
-            reused += not res.created
+        await _end_previous(client, accounts)
+        for i, account in enumerate(accounts):
+            if i % 3 == 0:  # a third of the contracts arrive through POST /contracts
+                posted = await api.post_contract(account, day_seconds=day_seconds)
+                created = bool(posted["created"])
+            else:
+                started = await start_journey(
+                    client, account, policy, task_queue=settings.task_queue, day_seconds=day_seconds
+                )
+                created = started.created
+            reused += not created
             progress.advance(starting)
         if reused:
             console.print(f"{reused} journey(s) were already running and were reused")
+        t0 = time.monotonic()
 
-        plan = [
-            (a.account_id, m.key, m.due_days)
-            for i, a in enumerate(accounts)
-            for j, m in enumerate(select_track(a, policy).track.milestones)
-            if will_complete(i, j)
-        ]
-        total = sum(len(select_track(a, policy).track.milestones) for a in accounts)
+        plan = [p for i, a in enumerate(accounts) for p in _completions(i, a, policy)]
+        states = [await journey_state(client, a.account_id) for a in accounts]
+        total = sum(len(s.milestones) for s in states)
+        # Run until every milestone fell due, and at least long enough to see plays escalate.
+        horizon = max(DEMO_DAYS, int(max(m.due_day for s in states for m in s.milestones)) + 2)
+        script = crm_script(accounts, horizon + 30)
         settled = progress.add_task("Milestones done or overdue", total=total)
+        days = progress.add_task("Journey days", total=int(horizon))
 
         async def complete_before_due(account_id: str, key: str, due_days: float) -> None:
             await asyncio.sleep(due_days * day_seconds * 0.6)
             await complete_milestone(client, account_id, key, by="demo")
 
-        completions = [asyncio.create_task(complete_before_due(*p)) for p in plan]
-        states: list[JourneyState] = []
-        deadline = time.monotonic() + 120 + 100 * day_seconds * 3
+        background = [asyncio.create_task(complete_before_due(*p)) for p in plan]
+        background.append(asyncio.create_task(_play_script(client, script, day_seconds, t0, api)))
+        deadline = t0 + 120 + horizon * day_seconds * 3
         while time.monotonic() < deadline:
             states = list(
                 await asyncio.gather(*(journey_state(client, a.account_id) for a in accounts))
             )
             resolved = sum(m.status != "pending" for s in states for m in s.milestones)
+            day = (time.monotonic() - t0) / day_seconds
             progress.update(settled, completed=resolved)
-            if resolved == total:
+            progress.update(days, completed=min(day, horizon))
+            if resolved == total and day >= horizon:
                 break
-            await asyncio.sleep(0.25)
-        await asyncio.gather(*completions)
+            await asyncio.sleep(1.0)  # each poll is a query per journey: keep the worker free
+        # The CRM keeps reporting usage past the horizon; the demo stops listening here.
+        failed = [t for t in background if t.done() and not t.cancelled() and t.exception()]
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        if failed:
+            raise RuntimeError("the demo's CRM script failed") from failed[0].exception()
     return states
 
 
 def _summary(states: list[JourneyState], console: Console) -> None:
     table = Table(title="Journeys", show_lines=False)
-    for col in ("account", "segment", "tier", "track", "touch", "done", "overdue", "stage"):
+    cols = ("account", "segment", "tier", "track", "done", "overdue", "stage", "health", "plays")
+    for col in cols:
         table.add_column(col)
+    colour = {"green": "green", "yellow": "yellow", "red": "red", "unscored": "dim"}
     for s in sorted(states, key=lambda s: (s.segment, s.account_id)):
         done = sum(m.status == "done" for m in s.milestones)
         overdue = sum(m.status == "overdue" for m in s.milestones)
+        started = len(s.play_runs)
         table.add_row(
             s.account_id,
             s.segment,
             s.tier,
             s.track,
-            s.touch,
             f"[green]{done}[/green]",
             f"[red]{overdue}[/red]" if overdue else "0",
             s.stage,
+            f"[{colour[s.health_colour]}]{s.health_colour}[/]",
+            f"{len(s.open_plays)} open / {started}",
         )
     console.print(table)
+
+
+async def _plays_summary(
+    pool: asyncpg.Pool, accounts: list[Account], since: datetime, console: Console
+) -> None:
+    ids = [a.account_id for a in accounts]
+    async with pool.acquire() as conn:
+        plays = await conn.fetch(
+            """SELECT play, status, count(*) AS n FROM plays
+                WHERE account_id = ANY($1) AND started_at >= $2
+                GROUP BY play, status ORDER BY play, status""",
+            ids,
+            since,
+        )
+        escalations = await conn.fetchval(
+            """SELECT count(*) FROM tasks
+                WHERE escalation_of IS NOT NULL AND account_id = ANY($1) AND created_at >= $2""",
+            ids,
+            since,
+        )
+        sent = await conn.fetchval(
+            """SELECT count(*) FROM outbox
+                WHERE status = 'sent' AND account_id = ANY($1) AND created_at >= $2""",
+            ids,
+            since,
+        )
+        why = await conn.fetch(
+            """SELECT DISTINCT ON (play) play, account_id, why FROM plays
+                WHERE account_id = ANY($1) AND started_at >= $2 ORDER BY play, started_at""",
+            ids,
+            since,
+        )
+    table = Table("play", "status", "runs", title="Plays")
+    for r in plays:
+        table.add_row(r["play"], r["status"], str(r["n"]))
+    console.print(table)
+    console.print(f"{escalations} task(s) escalated past their SLA; {sent} message(s) delivered")
+    for r in why:
+        console.print(f"  [bold]{r['play']}[/bold] on {r['account_id']}: {r['why']}")

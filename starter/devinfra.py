@@ -111,7 +111,10 @@ class TemporalServer:
         else:
             args += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"]
         if db_file is not None:
+            # WAL with synchronous=normal: survives a crash of the server process, and does
+            # not fsync every write (which leaves a busy dev server waiting on the disk).
             args += ["--db-filename", str(db_file)]
+            args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
         for key in attributes.ALL:
             args += ["--search-attribute", f"{key.name}={_CLI_TYPE[_proto_type(key)]}"]
         args += list(extra_args)

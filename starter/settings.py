@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     )
     api_token: str | None = None
     webhook_secret: str | None = None
+    webhook_secret_previous: str | None = Field(
+        default=None, description="The webhook secret being rotated out, still accepted."
+    )
+    public_base_url: str | None = Field(
+        default=None, description="The API's external URL behind a proxy (HubSpot signs it)."
+    )
     hubspot_client_secret: str | None = Field(
         default=None, validation_alias=AliasChoices("HUBSPOT_CLIENT_SECRET")
     )

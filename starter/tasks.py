@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.models import TaskClose, TaskRow
-from activities.plays import PlayActivities, fetch_task
+from activities.plays import PlayActivities, fetch_task, list_tasks
+from starter.api import TaskNotFound
 from starter.journeys import JourneyError
 from workflows.play_messages import TaskDone
 
@@ -28,3 +31,29 @@ async def mark_task_done(client: Client, pool: asyncpg.Pool, task_id: int, by: s
         # The play has ended (exited, or its journey closed): close the row ourselves.
         await PlayActivities(pool).close_task(TaskClose(task_id=task_id, status="done", by=by))
     return task
+
+
+class PlayTaskStore:
+    """Tasks for the HTTP API (GET /tasks, POST /tasks/{id}/done)."""
+
+    def __init__(self, pool: asyncpg.Pool, client: Client) -> None:
+        self._pool, self._client = pool, client
+
+    async def list_tasks(
+        self, *, account_id: str | None, status: str | None, csm: str | None, overdue: bool
+    ) -> list[dict[str, Any]]:
+        rows = await list_tasks(
+            self._pool, account_id=account_id, csm=csm, status=status, overdue=overdue
+        )
+        return [r.model_dump(mode="json") for r in rows]
+
+    async def mark_done(self, task_id: str, *, by: str | None) -> dict[str, Any]:
+        if not task_id.isdigit():
+            raise TaskNotFound(task_id)
+        try:
+            task = await mark_task_done(self._client, self._pool, int(task_id), by or "api")
+        except JourneyError as err:
+            if err.kind == "unknown_task":
+                raise TaskNotFound(task_id) from None
+            raise
+        return task.model_dump(mode="json") | {"status": "done"}

@@ -412,10 +412,10 @@ class CustomerJourney:
     @workflow.signal(name="usage_reported")
     async def usage_reported(self, e: UsageReported) -> None:
         if await self._admit("usage_reported", e.event_id, None, e.occurred_at):
-            day = self._clock.event_time(e.occurred_at, workflow.now()).date()
+            today = self._clock.today(workflow.now())
+            reported = e.active_on or [self._clock.event_time(e.occurred_at, workflow.now()).date()]
             days = self._state.active_days.setdefault(e.persona, [])
-            if day not in days:
-                days.append(day)
+            days += [d for d in sorted(set(reported)) if d <= today and d not in days]
 
     @workflow.signal(name="incident_reported")
     async def incident_reported(self, e: IncidentReported) -> None:
@@ -790,6 +790,7 @@ class CustomerJourney:
                     account_id=state.account_id,
                     csm=state.csm,
                     journey_workflow_id=workflow.info().workflow_id,
+                    journey_run=self._chain,
                     play=play,
                     templates=self._policy.templates,
                     policy_name=self._policy.name,
@@ -851,6 +852,8 @@ class CustomerJourney:
     @workflow.signal(name="play_ended")
     async def play_ended(self, ended: PlayEnded) -> None:
         state = self._state
+        if ended.play_id not in state.open_plays or ended.journey_run not in (None, self._chain):
+            return  # a play of an earlier journey for this account, or told twice
         opened = state.open_plays.pop(ended.play_id, None)
         self._facts_sent.pop(ended.play_id, None)
         state.play_runs = [
@@ -867,12 +870,15 @@ class CustomerJourney:
 
     def _snapshot(self) -> JourneyState:
         s, now = self._state, workflow.now()
-        snap = s.model_copy(
-            update={"journey_day": round(self._clock.day(now), 2), "today": self._clock.today(now)},
-            deep=True,
+        # Shallow: the copy is serialised at once and never mutated, and a deep copy of a
+        # large state on every query is what makes a busy worker fall behind.
+        return s.model_copy(
+            update={
+                "journey_day": round(self._clock.day(now), 2),
+                "today": self._clock.today(now),
+                "next_timers": next_timers(s, self._clock),
+            }
         )
-        snap.next_timers = next_timers(snap, self._clock)
-        return snap
 
     def _stage_changed(self) -> None:
         stage = stage_of(self._state)

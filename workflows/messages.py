@@ -46,10 +46,17 @@ class _Event(BaseModel):
 
 
 class UsageReported(_Event):
-    """Someone with `persona` used the product at `occurred_at` (signal `usage_reported`)."""
+    """Someone with `persona` used the product (signal `usage_reported`): at `occurred_at`,
+    or, from a product-analytics rollup, on each of `active_on` (journey dates)."""
 
     persona: Persona
     contact_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    active_on: list[date] = Field(
+        default=[],
+        max_length=62,
+        description="Days active, e.g. a weekly rollup; dates after "
+        "the journey's today are ignored.",
+    )
 
 
 class IncidentReported(_Event):

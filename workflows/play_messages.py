@@ -17,6 +17,11 @@ class PlaybookInput(BaseModel):
     account_id: str
     csm: str
     journey_workflow_id: str = Field(description="Signalled by id (not run) when the play ends.")
+    journey_run: str | None = Field(
+        default=None,
+        description="The journey's first run id: a later journey for the same account (after "
+        "churn and a new contract) ignores the end of a play it did not start.",
+    )
     play: Play
     templates: dict[str, Template] = {}
     policy_name: str
@@ -60,6 +65,7 @@ class PlayEnded(BaseModel):
     """Signal `play_ended` from a play to its journey."""
 
     play_id: str
+    journey_run: str | None = None
     play: str
     cause: str
     outcome: Literal["completed", "exited"]

@@ -288,6 +288,7 @@ class Playbook:
         journey = workflow.get_external_workflow_handle(self._in.journey_workflow_id)
         ended = PlayEnded(
             play_id=state.play_id,
+            journey_run=self._in.journey_run,
             play=state.play,
             cause=state.cause,
             outcome=state.status,
