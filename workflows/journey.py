@@ -118,7 +118,9 @@ class CustomerJourney:
         self._account = start.account
         self._policy = start.policy
         self._chain = workflow.info().first_execution_run_id
-        self._in_flight = 0  # timeline writes under way; continue-as-new waits for them
+        # Effects under way (timeline writes, play starts, signals to plays): continue-as-new
+        # waits for them, since the new run only knows what the carried state says.
+        self._in_flight = 0
         self._renewal_changed = 0
         self._forking = False
         self._spawned: set[asyncio.Task[None]] = set()
@@ -755,7 +757,11 @@ class CustomerJourney:
             },
         )
         for d in starting:
-            await self._start_play(d, record, event)
+            self._in_flight += 1
+            try:
+                await self._start_play(d, record, event)
+            finally:
+                self._in_flight -= 1
 
     async def _start_play(self, d: PlayDecision, trigger: TriggerRecord, event: PlayEvent) -> None:
         state, account = self._state, self._account
@@ -843,11 +849,14 @@ class CustomerJourney:
             await self._signal_play(play_id, "journey_facts", FactsChanged(facts=facts))
 
     async def _signal_play(self, play_id: str, name: str, arg: object) -> None:
+        self._in_flight += 1
         try:
             await workflow.get_external_workflow_handle(play_id).signal(name, arg)
         except FailureError:
             # The play ended and its play_ended signal is on the way; nothing to tell it.
             workflow.logger.info("play gone", extra={"play_id": play_id})
+        finally:
+            self._in_flight -= 1
 
     @workflow.signal(name="play_ended")
     async def play_ended(self, ended: PlayEnded) -> None:

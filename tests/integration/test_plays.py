@@ -118,10 +118,14 @@ async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
     )
     [escalation] = [t for t in escalated if t.assignee_role == "cs_manager"]
     assert escalation.escalation_of == rows[2].id
-    messages = [
-        m for m in await _outbox(pool, account) if m["idempotency_key"].startswith(play.play_id)
-    ]
-    assert [m["recipient"] for m in messages] == ["csm", "csm", "cs_manager"]
+    # The escalation's message is queued right after its task, by a second activity.
+    messages = await eventually(
+        lambda: _outbox(pool, account),
+        lambda ms: len([m for m in ms if m["idempotency_key"].startswith(play.play_id)]) == 3,
+        what="the escalation message",
+    )
+    queued = [m for m in messages if m["idempotency_key"].startswith(play.play_id)]
+    assert [m["recipient"] for m in queued] == ["csm", "csm", "cs_manager"]
 
     for t in [rows[2], escalation]:
         await mark_task_done(client, pool, t.id, "dana")
