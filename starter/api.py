@@ -32,10 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.store import fetch_timeline
 from starter import inbox
+from starter.dashboard import DashboardConfig, dashboard_router
 from starter.hubspot import (
     Draft,
     HubSpotMapping,
@@ -44,6 +44,7 @@ from starter.hubspot import (
     link_updates,
 )
 from starter.journeys import JourneyError, journey_state, start_journey
+from starter.metrics import install_metrics
 from starter.settings import Settings
 from starter.signatures import (
     SignatureError,
@@ -51,6 +52,7 @@ from starter.signatures import (
     verify_hubspot_v3,
     verify_waypost,
 )
+from starter.temporal import converter_for
 from workflows.journey import journey_id
 from workflows.messages import SIGNALS, JourneyInput
 from workflows.models import ID_PATTERN, Account
@@ -581,7 +583,7 @@ def create_app(
             deps.client = await Client.connect(
                 cfg.temporal_address,
                 namespace=cfg.namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter_for(settings),
                 lazy=True,
             )
         stop = asyncio.Event()
@@ -617,6 +619,10 @@ def create_app(
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     _install_error_handlers(app)
     _add_routes(app, deps)
+    install_metrics(app, pool=lambda: deps.pool, token=cfg.api_token)
+    # The dashboard (GET /, /journeys/…): getters, since the lifespan may connect them later.
+    dash = DashboardConfig.from_api(cfg, ui_url=settings.ui_url)
+    app.include_router(dashboard_router(dash, lambda: deps.client, lambda: deps.pool))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -1142,7 +1148,7 @@ async def serve(
     client = await Client.connect(
         config.temporal_address,
         namespace=config.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=converter_for(settings),
         lazy=True,  # the API starts, and records webhooks, while Temporal is away
     )
     # min_size 0: the API starts (and answers 503 where it must) while Postgres is away.

@@ -32,10 +32,17 @@ from starter.journeys import (
 )
 from starter.logs import configure_logging
 from starter.policy_cmd import policy_app
+from starter.portfolio import (
+    ContractsError,
+    FilterError,
+    Filters,
+    load_contracts,
+    visibility_query,
+)
 from starter.settings import Settings
 from starter.tasks import PlayTaskStore, mark_task_done
 from starter.temporal import connect, ui_link
-from starter.views import print_status
+from starter.views import print_status, show_list, start_with_progress
 from workflows.journey import journey_id
 from workflows.messages import SIGNALS
 from workflows.models import Account
@@ -167,6 +174,18 @@ def api_cmd(
     _run(serve(settings, host=host, port=port, tasks=PlayTaskStore))
 
 
+@app.command("codec-server")
+def codec_server_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+) -> None:
+    """Serve /encode and /decode: the Temporal UI shows encrypted payloads to token holders."""
+    from starter.codec_server import serve_codec
+
+    settings = _settings()
+    _run(serve_codec(settings, host=host, port=port))
+
+
 @app.command("worker")
 def worker_cmd() -> None:
     """Run a worker (same as `python worker.py`)."""
@@ -183,26 +202,71 @@ def db_migrate() -> None:
     out.print(f"applied {len(applied)}: {', '.join(applied)}" if applied else "up to date")
 
 
+def _load_contracts(path: Path) -> list[Account]:
+    try:
+        return load_contracts(path)
+    except ContractsError as e:
+        err.print(f"[red]invalid contracts[/red] {path}:")
+        for line in e.errors:
+            err.print(f"  {line}")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def start(
-    account_file: Annotated[Path, typer.Argument(help="An account as JSON.")],
+    account_file: Annotated[Path | None, typer.Argument(help="An account as JSON.")] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="A CSV of contracts, one account a line: columns as in account.json "
+            "(add_ons `;`-separated or JSON; contacts a JSON cell, optional).",
+        ),
+    ] = None,
     policy: Annotated[Path | None, typer.Option(help="Policy file (default: settings).")] = None,
     day_seconds: Annotated[float | None, typer.Option(help="Seconds per journey day.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start an account's journey (the same account twice gives one journey)."""
+    """Start an account's journey, or every contract's in a CSV (the same account twice gives
+    one journey)."""
     settings = _settings()
-    account = _load_account(account_file)
+    if (account_file is None) == (csv_file is None):
+        err.print("[red]error[/red]: give an account file or --csv <contracts.csv> (one of them)")
+        raise typer.Exit(2)
     pinned = _load_policy(policy or settings.policy_file)
+    days = day_seconds or settings.day_seconds
+
+    if csv_file is not None:
+        accounts = _load_contracts(csv_file)
+
+        async def go_many() -> None:
+            async with _session(settings) as ctx:
+                results = await start_with_progress(
+                    ctx.client,
+                    accounts,
+                    pinned,
+                    task_queue=settings.task_queue,
+                    day_seconds=days,
+                    console=err if as_json else out,  # the bar never mixes into JSON
+                )
+            if as_json:
+                out.print_json(
+                    data=[{"workflow_id": r.workflow_id, "created": r.created} for r in results]
+                )
+            else:
+                created = sum(r.created for r in results)
+                out.print(f"{created} started, {len(results) - created} already running")
+
+        _run(go_many())
+        return
+
+    assert account_file is not None
+    account = _load_account(account_file)
 
     async def go() -> None:
         async with _session(settings) as ctx:
             res = await start_journey(
-                ctx.client,
-                account,
-                pinned,
-                task_queue=settings.task_queue,
-                day_seconds=day_seconds or settings.day_seconds,
+                ctx.client, account, pinned, task_queue=settings.task_queue, day_seconds=days
             )
             link = ui_link(ctx.infra.ui_url, settings.namespace, res.workflow_id)
             if as_json:
@@ -218,7 +282,7 @@ def start(
 
 @app.command()
 def status(account_id: str, as_json: JsonOpt = False) -> None:
-    """One account's journey: track, stage, milestones."""
+    """One account's journey: stage, health and why, milestones, plays, open tasks, timers."""
     settings = _settings()
 
     async def go() -> None:
@@ -227,8 +291,61 @@ def status(account_id: str, as_json: JsonOpt = False) -> None:
             if as_json:
                 out.print_json(state.model_dump_json())
                 return
+            async with _pool(settings) as pool:
+                open_tasks = await list_tasks(pool, account_id=account_id, status="open")
             link = ui_link(ctx.infra.ui_url, settings.namespace, journey_id(account_id))
-            print_status(out, state, link)
+            print_status(out, state, link, open_tasks)
+
+    _run(go())
+
+
+@app.command("list")
+def list_cmd(
+    health: Annotated[str | None, typer.Option(help="green, yellow, red or unscored.")] = None,
+    stage: Annotated[
+        str | None, typer.Option(help="onboarding, adoption, or a tenure stage (new, ...).")
+    ] = None,
+    segment: Annotated[str | None, typer.Option(help="e.g. smb, mid_market, enterprise.")] = None,
+    tier: Annotated[str | None, typer.Option(help="e.g. base, plus, premium.")] = None,
+    csm: Annotated[str | None, typer.Option(help="Only this CSM's accounts.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Only journeys whose health last changed on or after this journey date.",
+        ),
+    ] = None,
+    why: Annotated[
+        bool, typer.Option("--why", help="Show when and why health last changed.")
+    ] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Closed journeys too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Journeys by search attribute (a Temporal visibility query), worst health first.
+
+    Which enterprise accounts turned yellow this quarter, and why:
+    `waypost list --segment enterprise --health yellow --since 2026-10-01 --why`
+    """
+    settings = _settings()
+    filters = Filters(
+        health=health,
+        stage=stage,
+        segment=segment,
+        tier=tier,
+        csm=csm,
+        since=since.date() if since else None,
+        include_closed=all_,
+        task_queue=settings.task_queue,  # this deployment's journeys, as the dashboard counts
+    )
+    try:
+        visibility_query(filters)
+    except FilterError as e:
+        err.print(f"[red]error[/red]: {e}")
+        raise typer.Exit(2) from None
+
+    async def go() -> None:
+        async with _session(settings) as ctx:
+            await show_list(ctx.client, filters, out, why=why or since is not None, as_json=as_json)
 
     _run(go())
 

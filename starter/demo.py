@@ -22,6 +22,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from activities.notify import deliver_to_log, run_relay
+from activities.plays import list_tasks
 from starter import db
 from starter.api import ApiClient, ApiConfig, create_app, running
 from starter.devinfra import ensure_infra
@@ -97,6 +98,7 @@ async def run_demo(
                     console,
                     example,
                     ui_link(infra.ui_url, settings.namespace, journey_id(example.account_id)),
+                    await list_tasks(pool, account_id=example.account_id),
                 )
             finally:
                 stop.set()

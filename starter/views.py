@@ -1,18 +1,32 @@
-"""How a journey reads on a terminal: `waypost status` in one screen."""
+"""How journeys read on a terminal: `waypost status` in one screen, `waypost list` as a table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from temporalio.client import Client
 
+from activities.models import TaskRow
+from starter.journeys import Started
+from starter.portfolio import Filters, JourneyRow, list_portfolio, start_contracts, visibility_query
+from workflows.models import Account
+from workflows.policy import Policy
 from workflows.state import JourneyState
 
 COLOUR = {"done": "green", "overdue": "red", "pending": "yellow"}
 HEALTH = {"green": "green", "yellow": "yellow", "red": "red", "unscored": "dim"}
 
 
-def status_view(state: JourneyState, link: str | None) -> RenderableType:
+def status_view(
+    state: JourneyState, link: str | None, tasks: Sequence[TaskRow] | None = None
+) -> RenderableType:
+    """Everything about one journey; `tasks` are its plays' open tasks (None: not looked up)."""
     parts: list[RenderableType] = [
         Text.from_markup(
             f"[bold]{state.account_id}[/bold]  {state.segment}/{state.tier}  csm {state.csm}  "
@@ -50,6 +64,10 @@ def status_view(state: JourneyState, link: str | None) -> RenderableType:
                 f"{run.title} [dim]({run.play_id})[/dim]", f"{run.started_day:g}", run.why
             )
         parts.append(plays)
+    if tasks:
+        parts.append(_tasks(tasks))
+    elif tasks is not None:
+        parts.append(Text("open tasks: none", style="dim"))
     if state.triggers:
         parts.append(_triggers(state))
     if state.next_timers:
@@ -145,5 +163,121 @@ def _triggers(state: JourneyState) -> Table:
     return table
 
 
-def print_status(console: Console, state: JourneyState, link: str | None) -> None:
-    console.print(status_view(state, link))
+def _tasks(tasks: Sequence[TaskRow]) -> Table:
+    table = Table("id", "task", "assignee", "due", "play", title="Open tasks", title_justify="left")
+    now = datetime.now(UTC)
+    for t in tasks:
+        # Overdue is judged on the real clock (due_real_at), as `waypost tasks --overdue` does.
+        late = t.status == "open" and t.due_real_at < now
+        due = t.due_at.date().isoformat()
+        table.add_row(
+            str(t.id),
+            escape(t.title) + (" [dim](escalation)[/dim]" if t.escalation_of else ""),
+            t.assignee_role,
+            f"[red]{due} overdue[/red]" if late else due,
+            f"[dim]{escape(t.play_id)}[/dim]",
+        )
+    return table
+
+
+def print_status(
+    console: Console,
+    state: JourneyState,
+    link: str | None,
+    tasks: Sequence[TaskRow] | None = None,
+) -> None:
+    console.print(status_view(state, link, tasks))
+
+
+def list_view(rows: Sequence[JourneyRow], *, why: bool = False, truncated: bool = False) -> Table:
+    """`waypost list`: one line per journey, worst health first.
+
+    With `why`, the columns answer "what changed and why": when health last changed and the
+    trigger's summary, in place of plays, next due item and renewal.
+    """
+    caption = f"{len(rows)} journey(s)" + (" (more not shown: narrow the filters)" * truncated)
+    table = Table(caption=caption, caption_justify="left")
+    for name in ("account", "segment", "stage", "health"):
+        table.add_column(name, no_wrap=True)
+    if why:
+        table.add_column("health changed", no_wrap=True)
+        table.add_column("why", ratio=1)
+    else:
+        table.add_column("plays", justify="right")
+        table.add_column("next due")
+        table.add_column("renewal", no_wrap=True)
+        table.add_column("csm")
+    for r in rows:
+        cells = [
+            escape(r.account_id) + ("" if r.running else " [dim](closed)[/dim]"),
+            escape(r.segment or "—"),
+            escape(r.stage or "—"),
+            f"[{HEALTH.get(r.health, 'dim')}]{r.health}[/]",
+        ]
+        if why:
+            when = "—"
+            if r.health_changed_at and r.health_changed_day is not None:
+                when = f"{r.health_changed_at.date()} [dim]day {r.health_changed_day:g}[/dim]"
+            cells += [when, escape(r.health_why or "—")]
+        else:
+            nxt = "—"
+            if r.state_error is not None:
+                nxt = f"[dim]state unavailable: {escape(r.state_error)}[/dim]"
+            elif r.next_due:
+                nxt = escape(r.next_due) + (f" {r.next_due_at.date()}" if r.next_due_at else "")
+            renewal = "—"
+            if r.renewal_date:
+                left = r.days_to_renewal
+                renewal = f"{r.renewal_date}" + (f" ({left}d)" if left is not None else "")
+            cells += [str(r.open_plays), nxt, renewal, escape(r.csm or "—")]
+        table.add_row(*cells)
+    return table
+
+
+async def show_list(
+    client: Client,
+    filters: Filters,
+    console: Console,
+    *,
+    why: bool = False,
+    as_json: bool = False,
+    limit: int = 1000,
+) -> list[JourneyRow]:
+    """`waypost list`: the visibility query, each journey's state, printed (or as JSON)."""
+    rows, truncated = await list_portfolio(client, filters, limit=limit)
+    if as_json:
+        console.print_json(
+            data={
+                "query": visibility_query(filters),
+                "truncated": truncated,
+                "journeys": [
+                    r.model_dump(mode="json") | {"days_to_renewal": r.days_to_renewal} for r in rows
+                ],
+            }
+        )
+    else:
+        console.print(list_view(rows, why=why, truncated=truncated))
+    return rows
+
+
+async def start_with_progress(
+    client: Client,
+    accounts: list[Account],
+    policy: Policy,
+    *,
+    task_queue: str,
+    day_seconds: float,
+    console: Console,
+) -> list[Started]:
+    """`waypost start --csv`: every contract's journey, with a progress bar."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        bar = progress.add_task("Starting journeys", total=len(accounts))
+        return await start_contracts(
+            client,
+            accounts,
+            policy,
+            task_queue=task_queue,
+            day_seconds=day_seconds,
+            on_started=lambda _started: progress.advance(bar),
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -710,6 +711,10 @@ class CustomerJourney:
         if self._state.ended is not None:
             return False
         verdict = self._state.ledger.admit(f"{kind}:{event_id}", stream, occurred_at)
+        # A metric, not a command: no patch needed, and nothing is recorded on replay.
+        workflow.metric_meter().create_counter(
+            "waypost_journey_events", "External events by kind and verdict."
+        ).add(1, {"kind": kind, "verdict": verdict})
         if verdict == "stale":
             await self._record(
                 "event_stale",
@@ -789,7 +794,7 @@ class CustomerJourney:
             values["contact_name"] = contact.name if contact else event.contact_id
             values["persona"] = event.persona or ""
         try:
-            await workflow.start_child_workflow(
+            handle = await workflow.start_child_workflow(
                 Playbook.run,
                 PlaybookInput(
                     play_id=play_id,
@@ -818,6 +823,10 @@ class CustomerJourney:
         except WorkflowAlreadyStartedError:
             workflow.logger.info("play already running", extra={"play_id": play_id})
             return
+        handle.add_done_callback(functools.partial(self._play_done, play_id))
+        workflow.metric_meter().create_counter(
+            "waypost_plays_started", "Playbook runs started, by play."
+        ).add(1, {"play": d.play})
         state.open_plays[play_id] = OpenPlay(
             play_id=play_id,
             play=d.play,
@@ -860,22 +869,34 @@ class CustomerJourney:
 
     @workflow.signal(name="play_ended")
     async def play_ended(self, ended: PlayEnded) -> None:
+        if ended.journey_run not in (None, self._chain):
+            return  # a play of an earlier journey for this account
+        self._close_play(ended.play_id)
+
+    def _close_play(self, play_id: str) -> None:
         state = self._state
-        if ended.play_id not in state.open_plays or ended.journey_run not in (None, self._chain):
-            return  # a play of an earlier journey for this account, or told twice
-        opened = state.open_plays.pop(ended.play_id, None)
-        self._facts_sent.pop(ended.play_id, None)
+        opened = state.open_plays.pop(play_id, None)
+        if opened is None:
+            return  # told twice
+        self._facts_sent.pop(play_id, None)
         state.play_runs = [
             r.model_copy(update={"ended_at": self._clock.at(workflow.now())})
-            if r.play == ended.play and r.cause == ended.cause and r.ended_at is None
+            if r.play == opened.play and r.cause == opened.cause and r.ended_at is None
             else r
             for r in state.play_runs
         ]
-        if opened is not None:
-            workflow.upsert_search_attributes(
-                [attributes.OPEN_PLAYS.value_set(len(state.open_plays))]
-            )
-            self._describe_wait()
+        workflow.upsert_search_attributes([attributes.OPEN_PLAYS.value_set(len(state.open_plays))])
+        self._describe_wait()
+
+    def _play_done(self, play_id: str, run: asyncio.Task[Any]) -> None:
+        """A play that failed cannot say it ended: close it here, so its cause is free again.
+        (A play that ends normally signals `play_ended`, which also reaches a later run.)"""
+        if run.cancelled() or run.exception() is None:
+            return
+        workflow.logger.warning(
+            "play failed", extra={"play_id": play_id, "error": str(run.exception())}
+        )
+        self._close_play(play_id)
 
     def _snapshot(self) -> JourneyState:
         s, now = self._state, workflow.now()

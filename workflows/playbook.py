@@ -133,7 +133,9 @@ class Playbook:
             if isinstance(step, TaskStep):
                 st.task_id = await self._task(step.key, step.title, step.assignee, step.due_days)
                 if step.template:
-                    await self._notify(step.key, step.assignee, step.template, task=step.title)
+                    await self._notify(
+                        step.key, step.assignee, step.template, task=step.title, due=step.due_days
+                    )
                 # A task step is done when its task is (signal task_done), not when created.
                 st.status = "done" if st.task_id in self._done_tasks else "pending"
             elif isinstance(step, NotifyStep):
@@ -173,7 +175,7 @@ class Playbook:
         title = f"Escalated: {step.if_not_done} not done within {step.sla_days:g} days"
         st.task_id = await self._task(step.key, title, step.to, step.sla_days, watched.task_id)
         if step.template:
-            await self._notify(step.key, step.to, step.template, task=title)
+            await self._notify(step.key, step.to, step.template, task=title, due=step.sla_days)
         st.status = "escalated"
         await self._timeline(
             "play_escalated", step.key, f"{self._in.play.title}: {title} → {step.to}"
@@ -204,11 +206,21 @@ class Playbook:
             self._done_tasks.add(row.id)
         return row.id
 
-    async def _notify(self, key: str, to: str, template_key: str, task: str = "") -> None:
+    async def _notify(
+        self, key: str, to: str, template_key: str, task: str = "", due: float = 0.0
+    ) -> None:
         template = self._in.templates.get(template_key)
         if template is None:  # the policy check makes this impossible; say so if it happens
             raise ApplicationError(f"unknown template {template_key}", type="InvalidTask")
-        values = {**self._in.values, "role": to, "task": task, "play": self._in.play.title}
+        # A plain notify step has no task of its own: it speaks for the play, due today.
+        due_date = (self._clock.at(workflow.now()) + timedelta(days=due)).date().isoformat()
+        values = {
+            **self._in.values,
+            "role": to,
+            "task": task or self._in.play.title,
+            "due_date": due_date,
+            "play": self._in.play.title,
+        }
         subject, body = render(template, values)
         await self._effect(
             PlayActivities.queue_message,

@@ -1,0 +1,187 @@
+"""Many workers: two `python worker.py` processes on one task queue share the journeys, and
+when one is killed outright the other finishes everything, each effect exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from activities.models import TaskRow
+from activities.plays import list_tasks
+from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.tasks import mark_task_done
+from tests.waiting import eventually
+from workflows.journey import journey_id
+from workflows.messages import KeyContactChanged
+from workflows.models import Account, Contact
+from workflows.policy import Policy
+from workflows.state import JourneyState
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+JOURNEYS = 6
+
+
+@pytest.fixture
+def worker_process(
+    temporal_address: str, database_url: str, task_queue: str, tmp_path: Path
+) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Start `python worker.py` processes as production runs them; SIGTERM what is left."""
+    started: list[subprocess.Popen[bytes]] = []
+    env = {
+        **os.environ,
+        "WAYPOST_TEMPORAL_ADDRESS": temporal_address,
+        "DATABASE_URL": database_url,
+        "WAYPOST_TASK_QUEUE": task_queue,
+        "WAYPOST_LOG_FORMAT": "json",
+    }
+
+    def start() -> subprocess.Popen[bytes]:
+        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+async def _pollers(client: Client, task_queue: str) -> set[str]:
+    """Worker processes (pids) polling the queue's workflow tasks."""
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return {p.identity.split("@")[0] for p in described.pollers}
+
+
+async def _identities(client: Client, workflow_ids: list[str]) -> set[str]:
+    """Which worker processes (pids) completed workflow tasks or ran activities."""
+    seen: set[str] = set()
+    for wid in workflow_ids:
+        async for e in client.get_workflow_handle(wid).fetch_history_events():
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                seen.add(e.workflow_task_completed_event_attributes.identity.split("@")[0])
+            elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                seen.add(e.activity_task_started_event_attributes.identity.split("@")[0])
+    return seen
+
+
+async def _tasks(pool: asyncpg.Pool, accounts: list[Account]) -> list[TaskRow]:
+    ids = {a.account_id for a in accounts}
+    rows = await list_tasks(pool, status=None)
+    return [r for r in rows if r.account_id in ids]
+
+
+async def _states(client: Client, accounts: list[Account]) -> list[JourneyState]:
+    return [await journey_state(client, a.account_id) for a in accounts]
+
+
+def _play_id(account: Account) -> str:
+    return f"play-{account.account_id}-new_stakeholder-{account.contacts[0].contact_id}"
+
+
+async def test_two_workers_share_the_load_and_lose_nothing_when_one_is_killed(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+    worker_process: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    workers = [worker_process(), worker_process()]
+    pids = {str(w.pid) for w in workers}
+    await eventually(
+        lambda: _pollers(client, task_queue),
+        lambda polling: pids <= polling,
+        within=60,
+        what="both workers polling the task queue",
+    )
+
+    accounts = []
+    for i in range(JOURNEYS):
+        contact = Contact(contact_id=f"c{i}-champion", name=f"C{i}", persona="champion", key=True)
+        accounts.append(make_account(contacts=(contact,)))
+    for account in accounts:
+        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        await send_event(
+            client,
+            account.account_id,
+            "key_contact_changed",
+            KeyContactChanged(
+                event_id=uuid.uuid4().hex,
+                occurred_at=datetime.now(UTC),
+                contact_id=account.contacts[0].contact_id,
+                change="left",
+                persona="champion",
+            ),
+        )
+    plays = {_play_id(a) for a in accounts}
+    await eventually(
+        lambda: _tasks(pool, accounts),
+        lambda rows: {r.play_id for r in rows} >= plays,
+        within=60,
+        what="every play's first task",
+    )
+    everything = [journey_id(a.account_id) for a in accounts] + sorted(plays)
+    assert await _identities(client, everything) >= pids, "one worker did all the work"
+
+    # One worker dies mid-run, with journeys cached on it and plays in progress.
+    workers[0].kill()
+    workers[0].wait(timeout=10)
+
+    rows = await eventually(
+        lambda: _tasks(pool, accounts),
+        lambda rows: len([r for r in rows if r.play_id in plays]) == 3 * JOURNEYS,
+        within=90,
+        what="the survivor to create every play's tasks",
+    )
+    for r in rows:
+        if r.play_id in plays:
+            await mark_task_done(client, pool, r.id, "dana")
+    await eventually(
+        lambda: _states(client, accounts),
+        lambda states: all(
+            s.play_runs and not ({_play_id(a) for a in accounts} & set(s.open_plays))
+            for s in states
+        ),
+        within=90,
+        what="every play to complete and tell its journey",
+    )
+
+    rows = [r for r in await _tasks(pool, accounts) if r.play_id in plays]
+    for play_id in plays:
+        mine = [r for r in rows if r.play_id == play_id]
+        assert sorted(r.step for r in mine) == ["confirm_buy_in", "connect", "train"]
+        assert {r.status for r in mine} == {"done"}
+    async with pool.acquire() as conn:
+        messages = await conn.fetch(
+            "SELECT play_id, idempotency_key FROM outbox WHERE play_id = ANY($1::text[])",
+            sorted(plays),
+        )
+    keys = [m["idempotency_key"] for m in messages]
+    assert len(keys) == len(set(keys)) == 2 * JOURNEYS
+    for account in accounts:
+        await end_journey(client, account.account_id, "ended", "test over")
