@@ -5,7 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration dev clean
+.PHONY: demo test lint unit integration dev bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,9 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+bench: $(STAMP)
+	$(BIN)/waypost bench
 
 dev: $(STAMP)
 	$(BIN)/waypost dev

@@ -162,6 +162,18 @@ async def _migrate(infra: DevInfra) -> list[str]:
     return await db.migrate(infra.database_url)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Measure Waypost against the bare-Temporal floor (bench/results/latest.json).
+
+    Options are the harness's own (`waypost bench --help-bench` lists them), e.g. --quick.
+    """
+    from bench.run import main as bench_main
+
+    args = list(ctx.args)
+    raise typer.Exit(bench_main(["--help"] if args == ["--help-bench"] else args))
+
+
 @app.command("api")
 def api_cmd(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
