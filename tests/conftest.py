@@ -8,6 +8,9 @@ and its own account ids, so tests never see each other's journeys.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
@@ -115,3 +118,34 @@ def make_account() -> Callable[..., Account]:
         return Account.model_validate(fields)
 
     return make
+
+
+@pytest.fixture
+def worker_process(
+    temporal_address: str, database_url: str, task_queue: str, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `python worker.py` processes as production runs them (extra settings as keyword
+    arguments, e.g. WAYPOST_GRACEFUL_SHUTDOWN_SECONDS="5"); SIGTERM what is left."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**env: str) -> subprocess.Popen[bytes]:
+        full = {
+            **os.environ,
+            "WAYPOST_TEMPORAL_ADDRESS": temporal_address,
+            "DATABASE_URL": database_url,
+            "WAYPOST_TASK_QUEUE": task_queue,
+            "WAYPOST_LOG_FORMAT": "json",
+            **env,
+        }
+        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "worker.py"], cwd=ROOT, env=full, stdout=log, stderr=log
+            )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)

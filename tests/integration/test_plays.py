@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -229,35 +226,6 @@ async def test_the_same_trigger_five_times_runs_one_play(
     assert len(await _tasks(pool, account)) == 3
     assert len(await _outbox(pool, account)) == 2
     await end_journey(client, account.account_id, "ended", "test over")
-
-
-@pytest.fixture
-def worker_process(
-    temporal_address: str, database_url: str, task_queue: str, tmp_path: Path
-) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start `python worker.py` as a separate process, as production runs it."""
-    started: list[subprocess.Popen[bytes]] = []
-    env = {
-        **os.environ,
-        "WAYPOST_TEMPORAL_ADDRESS": temporal_address,
-        "DATABASE_URL": database_url,
-        "WAYPOST_TASK_QUEUE": task_queue,
-        "WAYPOST_LOG_FORMAT": "json",
-    }
-
-    def start() -> subprocess.Popen[bytes]:
-        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=log
-            )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
 
 
 async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(

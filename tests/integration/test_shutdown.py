@@ -5,13 +5,11 @@ and message exists once, and every message is delivered once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,36 +54,6 @@ class Receiver:
             await self.release.wait()
         self.received[request.headers["x-waypost-message-id"]] += 1
         return Response(status_code=204)
-
-
-@pytest.fixture
-def worker_process(
-    temporal_address: str, database_url: str, task_queue: str, tmp_path: Path
-) -> Iterator[Start]:
-    """Start `python worker.py` processes as production runs them; SIGTERM what is left."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(**env: str) -> subprocess.Popen[bytes]:
-        full = {
-            **os.environ,
-            "WAYPOST_TEMPORAL_ADDRESS": temporal_address,
-            "DATABASE_URL": database_url,
-            "WAYPOST_TASK_QUEUE": task_queue,
-            "WAYPOST_LOG_FORMAT": "json",
-            **env,
-        }
-        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "worker.py"], cwd=ROOT, env=full, stdout=log, stderr=log
-            )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@ when one is killed outright the other finishes everything, each effect exactly o
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,35 +31,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 JOURNEYS = 6
-
-
-@pytest.fixture
-def worker_process(
-    temporal_address: str, database_url: str, task_queue: str, tmp_path: Path
-) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start `python worker.py` processes as production runs them; SIGTERM what is left."""
-    started: list[subprocess.Popen[bytes]] = []
-    env = {
-        **os.environ,
-        "WAYPOST_TEMPORAL_ADDRESS": temporal_address,
-        "DATABASE_URL": database_url,
-        "WAYPOST_TASK_QUEUE": task_queue,
-        "WAYPOST_LOG_FORMAT": "json",
-    }
-
-    def start() -> subprocess.Popen[bytes]:
-        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=log
-            )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
 
 
 async def _pollers(client: Client, task_queue: str) -> set[str]:
