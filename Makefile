@@ -31,7 +31,7 @@ integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
 bench: $(STAMP)
-	$(BIN)/waypost bench
+	$(BIN)/waypost bench $(ARGS)
 
 dev: $(STAMP)
 	$(BIN)/waypost dev

@@ -17,17 +17,10 @@ import asyncpg
 from rich.progress import Progress, TaskID
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from bench.cpu import CpuMeter, postmaster_pid
 from bench.models import LatencyStats, ProfileSummary
-from bench.procs import (
-    CpuMeter,
-    Infra,
-    Proc,
-    Profiler,
-    postmaster_pid,
-    wait_polling,
-    worker_proc,
-)
-from bench.profile import summarize
+from bench.procs import Infra, Proc, wait_polling, worker_proc
+from bench.profile import Profiler, summarize
 from workflows.models import Account
 from workflows.policy import Policy
 

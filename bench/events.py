@@ -1,10 +1,11 @@
 """(2) Event throughput and (3) reaction latency, each beside its floor.
 
-(2) sends the CRM's events as fast as `concurrency` senders can (a closed loop, no probes).
-(3) then sends the same mix open-loop at half of what (2) reached, with probes spread through
-it: a key contact leaving, timed from the webhook request until the play it starts shows in
-the journey's query. The floor gets the same events as bare `handle.signal()` calls into
-trivial waiting workflows, at the same rates, its probes timed until the query shows them.
+(2) sends the CRM's events as fast as `concurrency` senders can (a closed loop), with latency
+probes in it: the reaction under that saturating load. (3) then sends the same mix open-loop
+at half of what (2) reached, with probes spread through it. A probe is a key contact leaving,
+timed from the webhook request until the play it starts shows in the journey's query. The
+floor gets the same events as bare `handle.signal()` calls into trivial waiting workflows, at
+the same rates, its probes timed until the query shows them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from temporalio.client import WorkflowHandle
@@ -19,8 +21,16 @@ from temporalio.client import WorkflowHandle
 from bench.common import Bench, make_account, percentiles, poll_until, run_pool, settle, sweep
 from bench.floor import WAITER, WaiterState
 from bench.models import EventResult, Rate, ReactionResult
-from bench.procs import api_proc, wait_serving
-from bench.scenarios import Send, crm_event, load_plan, paced, ratio, start_journeys
+from bench.procs import Proc, api_proc, wait_serving
+from bench.scenarios import (
+    Send,
+    crm_event,
+    load_plan,
+    paced,
+    ratio,
+    start_journeys,
+    work_items,
+)
 from bench.trace import reaction_path
 from starter.api import ApiClient
 from starter.devinfra import free_port
@@ -29,7 +39,7 @@ from workflows.state import JourneyState
 
 PROBE_PLAY = "new_stakeholder"  # what a key contact leaving starts (policies/default.yaml)
 POLL = 0.025  # seconds between queries while a latency probe waits
-PACED_SHARE = 0.5  # the latency load: this share of the throughput (2) reached
+PACED_SHARE = 0.5  # the steady load: this share of the throughput (2) reached
 MIN_RATE = 5.0
 
 
@@ -42,6 +52,15 @@ class Load:
     latency_seconds: float
     per_request: int = 1
 
+    def saturated(self) -> list[Send]:
+        """(2)'s plan; its probes go to the journeys after the steady phase's."""
+        steady = min(self.probes, self.journeys)
+        extra = min(self.probes, self.journeys - steady)
+        return load_plan(self.events, self.journeys, extra, first_probe=steady)
+
+    def steady(self, rate: float) -> list[Send]:
+        return load_plan(int(rate * self.latency_seconds), self.journeys, self.probes)
+
 
 @dataclass
 class Side:
@@ -49,6 +68,7 @@ class Side:
 
     rate: Rate
     cpu: dict[str, float]
+    saturated_latencies: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     answered: list[float] = field(default_factory=list)
     behind: float = 0.0
@@ -58,10 +78,37 @@ class Side:
     breakdown: dict[str, float] = field(default_factory=dict)
 
 
+# send(item, tag, latencies): one request (a probe is alone in its item)
+Sender = Callable[[list[Send], str, list[float]], Awaitable[None]]
+
+
+async def _measure(
+    bench: Bench,
+    load: Load,
+    send: Sender,
+    applied: Callable[[int], Awaitable[bool]],
+    meter_procs: dict[str, Proc],
+    label: str,
+) -> Side:
+    """(2) on one side: the saturating closed loop, until every journey applied its events."""
+    plan = load.saturated()
+    items = work_items(plan, load.per_request)
+    latencies: list[float] = []
+    tag = f"{bench.run_id}-{label}-sat"
+    with bench.steps.phase(f"(2) events: {label}", len(items)) as bar:
+        meter = bench.cpu(**meter_procs)
+        t0 = time.monotonic()
+        await run_pool(items, lambda i: send(i, tag, latencies), load.concurrency, bar.advance)
+        accepted = time.monotonic() - t0
+        await sweep(list(range(load.journeys)), applied, within=300, what="applied")
+        side = Side(Rate.of(len(plan), time.monotonic() - t0), meter.ms_per_item(len(plan)))
+    side.accepted, side.saturated_latencies = accepted, latencies
+    return side
+
+
 async def event_throughput(bench: Bench, load: Load) -> tuple[EventResult, ReactionResult]:
-    saturated = load_plan(load.events, load.journeys, 0)
-    waypost, offered, steady = await _waypost(bench, load, saturated)
-    floor = await _floor(bench, load, saturated, offered, steady)
+    waypost, offered = await _waypost(bench, load)
+    floor = await _floor(bench, load, offered)
     ledgers = [s.ledger for s in waypost.states]
     events = EventResult(
         waypost=waypost.rate,
@@ -83,8 +130,10 @@ async def event_throughput(bench: Bench, load: Load) -> tuple[EventResult, React
         baseline=percentiles(floor.latencies),
         webhook_answered=percentiles(waypost.answered),
         waypost_breakdown_ms=waypost.breakdown,
+        saturated_waypost=percentiles(waypost.saturated_latencies),
+        saturated_baseline=percentiles(floor.saturated_latencies),
         offered_per_second=round(offered, 1),
-        events=len(steady),
+        events=len(load.steady(offered)),
         waypost_behind_seconds=waypost.behind,
         baseline_behind_seconds=floor.behind,
         poll_interval=POLL,
@@ -92,9 +141,7 @@ async def event_throughput(bench: Bench, load: Load) -> tuple[EventResult, React
     return events, reaction
 
 
-async def _waypost(
-    bench: Bench, load: Load, saturated: list[Send]
-) -> tuple[Side, float, list[Send]]:
+async def _waypost(bench: Bench, load: Load) -> tuple[Side, float]:
     client = bench.client
     token, secret = secrets.token_hex(16), secrets.token_hex(16)
     async with bench.worker("waypost", "events") as proc:
@@ -115,7 +162,6 @@ async def _waypost(
             async with ApiClient(url, token=token, webhook_secret=secret) as http:
                 statuses: Counter[str] = Counter()
                 answered: list[float] = []
-                latencies: list[float] = []
                 probed: dict[int, tuple[float, float]] = {}  # target: (posted at, latency)
 
                 def body(s: Send, tag: str) -> dict[str, object]:
@@ -126,18 +172,14 @@ async def _waypost(
                         "event": event.model_dump(mode="json"),
                     }
 
-                async def send_batch(batch: list[Send], tag: str) -> None:
-                    results = await http.send_events([body(s, tag) for s in batch])
-                    statuses.update(str(r["status"]) for r in results)
-
-                async def send(s: Send, tag: str) -> None:
+                async def send(item: list[Send], tag: str, latencies: list[float]) -> None:
                     t0, posted_at = time.monotonic(), time.time()
-                    [result] = await http.send_events([body(s, tag)])
+                    results = await http.send_events([body(s, tag) for s in item])
                     answered.append(time.monotonic() - t0)
-                    statuses[str(result["status"])] += 1
-                    if not s.probe:
+                    statuses.update(str(r["status"]) for r in results)
+                    if not item[0].probe:
                         return
-                    handle = handles[s.target]
+                    handle = handles[item[0].target]
 
                     async def play_started() -> bool:
                         state = await handle.query(CustomerJourney.state)
@@ -145,9 +187,9 @@ async def _waypost(
 
                     await poll_until(play_started, interval=POLL, within=120, what="play")
                     latencies.append(time.monotonic() - t0)
-                    probed[s.target] = (posted_at, latencies[-1])
+                    probed[item[0].target] = (posted_at, latencies[-1])
 
-                expected = Counter(s.target for s in saturated)
+                expected = Counter(s.target for s in load.saturated())
                 states: dict[int, JourneyState] = {}
 
                 async def applied(i: int) -> bool:
@@ -155,37 +197,29 @@ async def _waypost(
                     ledger = state.ledger
                     return ledger.applied + ledger.stale + ledger.duplicates >= expected[i]
 
-                tag = f"{bench.run_id}-sat"
-                k = load.per_request
-                batches = [saturated[i : i + k] for i in range(0, len(saturated), k)]
-                with bench.steps.phase("(2) events: webhooks into journeys", len(batches)) as bar:
-                    bench.profiler.attach(proc, "events")
-                    bench.profiler.attach(api, "events")
-                    meter = bench.cpu(worker=proc, api=api)
-                    t0 = time.monotonic()
-                    await run_pool(
-                        batches, lambda b: send_batch(b, tag), load.concurrency, tick=bar.advance
-                    )
-                    accepted = time.monotonic() - t0
-                    await sweep(list(range(load.journeys)), applied, within=300, what="applied")
-                    rate = Rate.of(len(saturated), time.monotonic() - t0)
-                    side = Side(rate, meter.ms_per_item(len(saturated)), accepted=accepted)
-                    side.statuses, side.states = Counter(statuses), list(states.values())
+                bench.profiler.attach(proc, "events")
+                bench.profiler.attach(api, "events")
+                procs = {"worker": proc, "api": api}
+                side = await _measure(bench, load, send, applied, procs, "webhooks into journeys")
+                side.statuses, side.states = Counter(statuses), list(states.values())
                 await bench.collect_profiles()
 
-                offered = max(MIN_RATE, PACED_SHARE * rate.per_second)
-                steady = load_plan(int(offered * load.latency_seconds), load.journeys, load.probes)
+                offered = max(MIN_RATE, PACED_SHARE * side.rate.per_second)
+                steady = load.steady(offered)
                 answered.clear()
+                probed.clear()
                 tag = f"{bench.run_id}-steady"
                 with bench.steps.phase("(3) latency: webhooks at a steady rate", len(steady)):
                     bench.profiler.attach(proc, "latency")
-                    side.behind = await paced(steady, offered, lambda s: send(s, tag))
-                side.latencies, side.answered = latencies, answered
+                    side.behind = await paced(
+                        steady, offered, lambda s: send([s], tag, side.latencies)
+                    )
+                side.answered = answered
                 side.breakdown = await _breakdown(handles, probed)
         finally:
             await bench.collect_profiles()
             await api.stop()
-    return side, offered, steady
+    return side, offered
 
 
 async def _breakdown(
@@ -206,11 +240,8 @@ async def _breakdown(
     return {stage: round(1000 * sum(p[stage] for p in paths) / len(paths), 1) for stage in paths[0]}
 
 
-async def _floor(
-    bench: Bench, load: Load, saturated: list[Send], offered: float, steady: list[Send]
-) -> Side:
+async def _floor(bench: Bench, load: Load, offered: float) -> Side:
     client = bench.client
-    latencies: list[float] = []
     async with bench.worker("baseline", "events") as proc:
         queue = proc.env["WAYPOST_TASK_QUEUE"]
         ids = [f"wait-{bench.run_id}-{i:05d}" for i in range(load.journeys)]
@@ -218,7 +249,7 @@ async def _floor(
         await run_pool(ids, lambda wid: client.start_workflow(WAITER, id=wid, task_queue=queue), 32)
         await settle(client, ids, completed=False, within=120 + load.journeys)
 
-        async def send(s: Send, tag: str) -> None:
+        async def send_one(s: Send, tag: str, latencies: list[float]) -> None:
             handle = client.get_workflow_handle(ids[s.target])
             if not s.probe:
                 _, event = crm_event(tag, s, accounts[s.target])
@@ -234,26 +265,23 @@ async def _floor(
             await poll_until(seen, interval=POLL, within=120, what=probe_id)
             latencies.append(time.monotonic() - t0)
 
-        expected = Counter(ids[s.target] for s in saturated)
+        async def send(item: list[Send], tag: str, latencies: list[float]) -> None:
+            for s in item:  # a signal carries one event: a batch is that many signals
+                await send_one(s, tag, latencies)
 
-        async def applied(wid: str) -> bool:
-            state = await client.get_workflow_handle(wid).query("state", result_type=WaiterState)
-            return bool(state.signals >= expected[wid])
+        expected = Counter(s.target for s in load.saturated())
 
-        with bench.steps.phase("(2) events: bare signals (floor)", len(saturated)) as bar:
-            bench.profiler.attach(proc, "events-floor")
-            meter = bench.cpu(worker=proc)
-            t0 = time.monotonic()
-            tag = f"{bench.run_id}-floor"
-            await run_pool(saturated, lambda s: send(s, tag), load.concurrency, tick=bar.advance)
-            await sweep(ids, applied, within=300, what="signals applied")
-            side = Side(
-                Rate.of(len(saturated), time.monotonic() - t0), meter.ms_per_item(len(saturated))
-            )
+        async def applied(i: int) -> bool:
+            handle = client.get_workflow_handle(ids[i])
+            state = await handle.query("state", result_type=WaiterState)
+            return bool(state.signals >= expected[i])
+
+        bench.profiler.attach(proc, "events-floor")
+        side = await _measure(bench, load, send, applied, {"worker": proc}, "bare signals (floor)")
         await bench.collect_profiles()
+        steady = load.steady(offered)
         with bench.steps.phase("(3) latency: bare signals at the same rate", len(steady)):
             tag = f"{bench.run_id}-floor-steady"
-            side.behind = await paced(steady, offered, lambda s: send(s, tag))
-        side.latencies = latencies
+            side.behind = await paced(steady, offered, lambda s: send_one(s, tag, side.latencies))
         await run_pool(ids, lambda w: client.get_workflow_handle(w).signal("finish"), 32)
     return side

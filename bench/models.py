@@ -21,7 +21,11 @@ class Machine(BaseModel):
         "each workflow's module for every run, from source when there is none "
         "(PYTHONDONTWRITEBYTECODE set and nothing compiled)."
     )
-    shared: bool = Field(description="Measured while other work ran on the machine.")
+    shared: bool = Field(
+        description="Measured while other work ran on the machine: asked for (--shared), a "
+        "load average of 0.5 or more at the start, or other processes taking 10% or more of "
+        "the CPU during a measured phase (`others_percent`)."
+    )
 
 
 class Sizes(BaseModel):
@@ -64,7 +68,9 @@ class StartResult(BaseModel):
     ratio: float
     waypost_submitted_seconds: float = Field(description="Until every start call returned.")
     baseline_submitted_seconds: float
-    waypost_cpu_ms: dict[str, float] = Field(description="CPU ms per journey, by process.")
+    waypost_cpu_ms: dict[str, float] = Field(
+        description="CPU ms per journey, by process; `others` is the rest of the machine."
+    )
     baseline_cpu_ms: dict[str, float] = Field(description="CPU ms per no-op, by process.")
     waypost_history: tuple[float, float] = Field(
         description="History events and billable actions of a settled journey (mean of a sample)."
@@ -113,6 +119,10 @@ class ReactionResult(BaseModel):
     waypost_breakdown_ms: dict[str, float] = Field(
         default={}, description="Mean ms per stage of a reaction, read from the histories."
     )
+    saturated_waypost: LatencyStats = Field(
+        description="The same reaction under (2)'s saturating load: mostly its queue."
+    )
+    saturated_baseline: LatencyStats
     offered_per_second: float
     events: int
     waypost_behind_seconds: float = Field(description="How far sending fell behind schedule.")

@@ -1,5 +1,5 @@
-"""The processes a bench run drives: Temporal, Postgres, Waypost's worker and API, the floor's
-worker, and py-spy attached to them.
+"""The processes a bench run drives: Temporal, Postgres, Waypost's worker and API, and the
+floor's worker.
 
 Workers run as processes of their own (`python worker.py`, `python -m bench.baseline_worker`),
 so their RSS is theirs alone and they can be restarted. Each process's output goes to a log
@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -29,6 +26,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from bench.cpu import rss_bytes
 from starter import db
 from starter.devinfra import (
     EmbeddedPostgres,
@@ -43,12 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # The dev server's defaults, raised where they would cap a single-machine benchmark rather than
 # measure it (visibility queries drive the floor's completion check).
 SERVER_ARGS = ("--dynamic-config-value", "frontend.namespaceRPS.visibility=1000")
-
-_psutil: Any = importlib.import_module("psutil")  # untyped; only Process().memory_info()
-
-
-def rss_bytes(pid: int) -> int:
-    return int(_psutil.Process(pid).memory_info().rss)
 
 
 def temporal_version() -> str:
@@ -254,114 +246,3 @@ async def wait_serving(url: str, token: str, proc: Proc) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the API never answered at {url}; see {proc.log_file}")
             await asyncio.sleep(0.05)
-
-
-@dataclass
-class Profiler:
-    """py-spy attached to a process for one phase: sampling only the thread holding the GIL
-    (Python's CPU time, idle waits left out), non-blocking (it never pauses the process)."""
-
-    enabled: bool
-    out_dir: Path
-    rate: int = 50
-    running: list[tuple[subprocess.Popen[bytes], str, str, Path]] = field(default_factory=list)
-
-    @staticmethod
-    def binary() -> str | None:
-        beside = Path(sys.executable).parent / "py-spy"
-        return str(beside) if beside.exists() else shutil.which("py-spy")
-
-    def attach(self, proc: Proc, phase: str) -> None:
-        spy = self.binary()
-        if not self.enabled or spy is None or not proc.alive():
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        slug = proc.name.split(" (")[0].replace(" ", "-")
-        out = self.out_dir / f"{phase}-{slug}.txt"
-        args = [spy, "record", "--pid", str(proc.pid), "--rate", str(self.rate)]
-        args += ["--gil", "--nonblocking", "--format", "raw", "--output", str(out)]
-        log = (self.out_dir / f"{phase}-{slug}.log").open("ab")
-        with log:
-            spy_proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        self.running.append((spy_proc, proc.name, phase, out))
-
-    async def detach(self) -> list[tuple[str, str, Path]]:
-        """Stop every py-spy (it writes its file on SIGINT); (process, phase, file) each."""
-        done = []
-        for spy_proc, name, phase, out in self.running:
-            if spy_proc.poll() is None:
-                spy_proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.to_thread(spy_proc.wait, 30)
-            except subprocess.TimeoutExpired:
-                spy_proc.kill()
-                await asyncio.to_thread(spy_proc.wait)
-            if out.exists():
-                done.append((name, phase, out))
-        self.running.clear()
-        return done
-
-
-def _cpu_seconds(pid: int, *, children: bool = False) -> float:
-    """User + system CPU seconds of a process (and its children), 0 if it is gone."""
-    try:
-        procs = [_psutil.Process(pid)]
-        if children:
-            procs += procs[0].children(recursive=True)
-        total = 0.0
-        for p in procs:
-            try:
-                times = p.cpu_times()
-                total += times.user + times.system
-            except _psutil.Error:
-                continue
-        return total
-    except _psutil.Error:
-        return 0.0
-
-
-def _machine_busy_seconds() -> float:
-    times = _psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds each process spent during a phase, and the whole machine's.
-
-    "others" is what the machine spent beyond the processes named: on a shared machine, the
-    load this run competed with.
-    """
-
-    pids: dict[str, tuple[int, bool]]  # name -> (pid, include children)
-    start: dict[str, float] = field(default_factory=dict)
-    machine_start: float = 0.0
-    t0: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.start = {n: _cpu_seconds(p, children=c) for n, (p, c) in self.pids.items()}
-        self.machine_start = _machine_busy_seconds()
-        self.t0 = time.monotonic()
-
-    def ms_per_item(self, items: int) -> dict[str, float]:
-        spent = {n: _cpu_seconds(p, children=c) - self.start[n] for n, (p, c) in self.pids.items()}
-        spent["others"] = max(
-            0.0, _machine_busy_seconds() - self.machine_start - sum(spent.values())
-        )
-        out = {n: round(1000 * s / max(1, items), 2) for n, s in spent.items()}
-        cores = os.cpu_count() or 1
-        wall = max(1e-9, time.monotonic() - self.t0)
-        out["machine_busy_percent"] = round(
-            100 * (_machine_busy_seconds() - self.machine_start) / (wall * cores), 1
-        )
-        return out
-
-
-def postmaster_pid(postgres: EmbeddedPostgres | None) -> int | None:
-    if postgres is None:
-        return None
-    pid_file = postgres.pgdata / "postmaster.pid"
-    try:
-        return int(pid_file.read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return None

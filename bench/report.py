@@ -129,6 +129,9 @@ def notes(result: BenchResult) -> list[str]:
             continue
         phase = PHASE_OF.get(target.measure, "")
         line = f"{target.measure} missed its target ({target.value}; goal {target.goal})."
+        why = _why(result, target.measure)
+        if why:
+            line += f" {why}"
         for p in _profile_for(result.profiles, phase):
             packages = ", ".join(f"{name} {share:g}%" for name, share in p.by_package[:5])
             hot = ", ".join(f"{name} {share:g}%" for name, share in p.waypost_inclusive[:4])
@@ -140,6 +143,59 @@ def notes(result: BenchResult) -> list[str]:
                 line += f" Waypost code on the stack: {hot}."
         out.append(line)
     return out
+
+
+def _cpu_story(what: str, waypost: dict[str, float], floor: dict[str, float]) -> str:
+    """Where the CPU of one item went, beside the floor's, largest difference first."""
+    names = [n for n in waypost if not n.endswith("_percent") and n != "others"]
+    ours = sum(waypost[n] for n in names)
+    theirs = sum(floor.get(n, 0.0) for n in names)
+    extra = sorted(names, key=lambda n: floor.get(n, 0.0) - waypost[n])
+    parts = ", ".join(f"{n} +{waypost[n] - floor.get(n, 0.0):.1f}" for n in extra[:3])
+    return (
+        f"The machine was {waypost.get('machine_busy_percent', 0):g}% busy, so the rate follows "
+        f"CPU per {what}: {ours:.1f} ms against {theirs:.1f} ms for the floor (ms more per "
+        f"process: {parts})."
+    )
+
+
+def _why(result: BenchResult, measure: str) -> str:
+    """The bottleneck, from the run's own numbers."""
+    if measure == "start throughput" and (s := result.start):
+        events, actions = s.waypost_history
+        return (
+            _cpu_story("journey", s.waypost_cpu_ms, s.baseline_cpu_ms)
+            + f" A settled journey is {events:g} history events and {actions:g} actions, a "
+            f"no-op {s.baseline_history[0]:g} and {s.baseline_history[1]:g}."
+        )
+    if measure == "event throughput" and (e := result.events):
+        return _cpu_story("event", e.waypost_cpu_ms, e.baseline_cpu_ms)
+    if measure == "reaction latency" and (r := result.reaction) and r.waypost_breakdown_ms:
+        stages = sorted(r.waypost_breakdown_ms.items(), key=lambda kv: -kv[1])
+        return "Mean ms per stage: " + ", ".join(f"{k} {v:g}" for k, v in stages) + "."
+    if measure == "events per run" and (h := result.history):
+        late = [
+            f"{r.workflow_id} suggested at {r.continue_as_new_suggested_at}, ran to {r.events}"
+            for r in h.largest_runs
+            if r.continue_as_new_suggested_at
+        ]
+        return "Continue-as-new waited: " + "; ".join(late) + "." if late else ""
+    if measure == "actions per customer-year" and (h := result.history):
+        kinds = ", ".join(f"{k} {v:g}" for k, v in h.actions_by_kind_per_customer_year.items())
+        skipped = h.adoption_timers_skipped_per_customer_year
+        sent_in = h.external_actions_per_customer_year
+        return (
+            f"Per customer-year: {kinds} (plus {skipped:g} adoption-check timers compressed "
+            f"time skipped); {sent_in:g} of them are what the CRM and CSMs send in."
+        )
+    if measure.startswith("RSS") and (m := result.memory) and m.points:
+        first = m.points[0]
+        floor = m.baseline_points[0].per_journey_kib if m.baseline_points else 0.0
+        return (
+            f"Each journey in the worker's cache costs {first.per_journey_kib:g} KiB (a waiting "
+            f"no-op workflow {floor:g}); the cache holds {m.max_cached_workflows:,}."
+        )
+    return ""
 
 
 def _met(met: bool | None) -> str:
@@ -184,6 +240,17 @@ def rows(result: BenchResult) -> list[tuple[str, str, str, str, str, str]]:
                 _met(verdict.get("reaction latency")),
             )
         )
+        w, b = r.saturated_waypost, r.saturated_baseline
+        out.append(
+            (
+                "(3) the same under (2)'s saturating load",
+                f"{w.p50:.3f} / {w.p95:.3f} / {w.p99:.3f}",
+                f"{b.p50:.3f} / {b.p95:.3f} / {b.p99:.3f}",
+                "",
+                "",
+                "",
+            )
+        )
     if h := result.history:
         out.append(
             (
@@ -218,10 +285,13 @@ def rows(result: BenchResult) -> list[tuple[str, str, str, str, str, str]]:
                     ),
                     "",
                 )
+                cell = f"{p.rss_mib:,.0f} MiB ({p.per_journey_kib:g} KiB each)"
+                if p is m.points[-1] and p.open_journeys < TEN_THOUSAND:
+                    cell += f"; 10,000 → {projected_rss(m):,.0f} MiB projected"
                 out.append(
                     (
                         f"(5) worker RSS, {p.open_journeys:,} open",
-                        f"{p.rss_mib:,.0f} MiB ({p.per_journey_kib:g} KiB each)",
+                        cell,
                         floor,
                         "",
                         "< 1 GiB at 10,000",
@@ -230,9 +300,9 @@ def rows(result: BenchResult) -> list[tuple[str, str, str, str, str, str]]:
                 )
         out.append(
             (
-                f"(5) resume {m.resume.journeys:,} after restart, s",
-                f"{m.resume.all_answered_seconds:g} (polling at {m.resume.ready_seconds:g})",
-                f"{m.baseline_resume.all_answered_seconds:g} for {m.baseline_resume.journeys:,}",
+                f"(5) resume {m.resume.journeys:,} after a restart (all answered a query)",
+                f"{m.resume.all_answered_seconds:g} s (polling after {m.resume.ready_seconds:g} s)",
+                f"{m.baseline_resume.all_answered_seconds:g} s for {m.baseline_resume.journeys:,}",
                 "",
                 "",
                 "",

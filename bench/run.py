@@ -30,11 +30,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.baseline import waypost_worker_config
 from bench.common import Bench, Steps
+from bench.cpu import rss_bytes
 from bench.events import Load, event_throughput
 from bench.history import history_growth
 from bench.memory import open_journey_memory
 from bench.models import BenchResult, Machine, Sizes
-from bench.procs import ROOT, Infra, Profiler, rss_bytes, temporal_version
+from bench.procs import ROOT, Infra, temporal_version
+from bench.profile import Profiler
 from bench.report import notes, show, targets
 from bench.scenarios import start_throughput
 from starter.logs import configure_logging
@@ -71,7 +73,7 @@ QUICK = {
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="waypost bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="Tiny sizes (the smoke test's).")
     p.add_argument(
         "--only", default=",".join(SCENARIOS), help="Comma list of " + ",".join(SCENARIOS)
@@ -95,8 +97,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--budget-minutes",
         type=float,
-        default=14.0,
-        help="Wall-clock budget; open journeys are sized down to fit it.",
+        default=13.0,
+        help="Wall-clock budget (15 minutes less a margin); open journeys are sized to fit.",
     )
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument("--no-profile", action="store_true", help="Do not attach py-spy.")
@@ -216,10 +218,24 @@ async def run(args: argparse.Namespace, console: Console) -> BenchResult:
                     await _scenarios(bench, args, result, deadline)
                 result.profiles = bench.profiles
                 result.notes += bench.notes
+                if profiler.failed:
+                    result.notes.append(
+                        f"py-spy could not profile {len(profiler.failed)} phase(s) (see "
+                        f"{profiler.failed[0]}): it needs ptrace, e.g. root, or on Linux "
+                        "`sudo sysctl kernel.yama.ptrace_scope=0`; --no-profile skips it."
+                    )
         finally:
             await infra.close()
     result.finished_at = datetime.now(UTC)
     result.wall_seconds = round(time.monotonic() - t0, 1)
+    # Shared: other work took a tenth of the machine or more while we measured.
+    others = [
+        cpu.get("others_percent", 0.0)
+        for part in (result.start, result.events)
+        if part is not None
+        for cpu in (part.waypost_cpu_ms, part.baseline_cpu_ms)
+    ]
+    result.machine.shared = result.machine.shared or max(others, default=0.0) >= 10
     result.targets = targets(result)
     if args.quick:
         result.notes.append("Quick run: sizes too small for the numbers to mean anything.")

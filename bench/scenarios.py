@@ -163,18 +163,35 @@ class Send:
     probe: bool
 
 
-def load_plan(events: int, journeys: int, probes: int) -> list[Send]:
+def load_plan(events: int, journeys: int, probes: int, first_probe: int = 0) -> list[Send]:
     """Events round-robin over the journeys; probes spread evenly through the load, each to a
-    journey of its own (a play starts once per cause)."""
+    journey of its own (a play starts once per cause), from journey `first_probe` on."""
     every = max(1, events // max(1, probes))
     plan: list[Send] = []
     sent_probes = 0
     for i in range(events):
         plan.append(Send(len(plan), i % journeys, probe=False))
         if sent_probes < probes and i % every == every // 2:
-            plan.append(Send(len(plan), sent_probes, probe=True))
+            plan.append(Send(len(plan), first_probe + sent_probes, probe=True))
             sent_probes += 1
     return plan
+
+
+def work_items(plan: list[Send], per_request: int) -> list[list[Send]]:
+    """The plan as requests: up to `per_request` events each, every probe alone (it is timed)."""
+    items: list[list[Send]] = []
+    batch: list[Send] = []
+    for s in plan:
+        if s.probe:
+            items.append([s])
+            continue
+        batch.append(s)
+        if len(batch) == per_request:
+            items.append(batch)
+            batch = []
+    if batch:
+        items.append(batch)
+    return items
 
 
 def crm_event(tag: str, send: Send, account: Account) -> tuple[str, BaseModel]:
