@@ -23,8 +23,10 @@ COPY starter starter
 COPY migrations migrations
 COPY policies policies
 COPY worker.py ./
-# Only for the `waypost` command; the packages themselves run from /app.
+# Only for the `waypost` command; the packages themselves run from /app. Compiled now, as
+# the workers cannot write here: the workflow sandbox re-imports workflows/ for every run.
 RUN pip install --no-deps . \
+ && python -m compileall -q workflows activities starter worker.py \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin waypost
 
 USER waypost

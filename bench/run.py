@@ -41,6 +41,7 @@ from bench.report import notes, show, targets
 from bench.scenarios import start_throughput
 from starter.logs import configure_logging
 from starter.temporal import connect
+from worker import ensure_bytecode
 from workflows.policy import load_policy
 
 SCENARIOS = ("start", "events", "history", "memory")
@@ -119,7 +120,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def bytecode_cache() -> bool:
-    """Can the workers load workflows/journey.py from compiled bytecode?"""
+    """Can the workers load workflows/journey.py from compiled bytecode? (They compile it
+    at start, as `python worker.py` does; this says whether that could be written.)"""
+    ensure_bytecode()
     compiled = Path(importlib.util.cache_from_source(str(ROOT / "workflows" / "journey.py")))
     return compiled.exists() or not os.environ.get("PYTHONDONTWRITEBYTECODE")
 

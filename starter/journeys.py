@@ -155,10 +155,15 @@ async def send_event(client: Client, account_id: str, kind: str, event: BaseMode
     """
     if kind not in SIGNALS or not isinstance(event, SIGNALS[kind]):
         raise JourneyError("bad_event", f"'{kind}' is not a journey signal ({', '.join(SIGNALS)})")
-    handle = await _running_handle(client, account_id)
+    # One call on the hot path (a webhook per event): signal first, and only when Temporal
+    # finds no running journey ask which case it is, never or no longer.
+    handle = client.get_workflow_handle_for(CustomerJourney.run, journey_id(account_id))
     try:
         await handle.signal(kind, event)
     except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise _closed(account_id, err) from None
+        await _running_handle(client, account_id)  # raises unknown_account if there never was one
         raise _closed(account_id, err) from None
 
 
