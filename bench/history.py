@@ -1,8 +1,9 @@
 """(4) History growth: years of journey in compressed time, then every run's history read back.
 
-Each customer's CRM reports weekly usage for its three personas, a health measure a month (a
-dip to yellow now and then), a new champion a year; its CSM completes onboarding milestones
-and recurring reviews when due and renews the contract each year. Plays start as they would.
+Each customer's CRM reports a weekly usage rollup (its three personas in one signal), a
+health measure a month (a dip to yellow now and then), a new champion a year; its CSM
+completes onboarding milestones and recurring reviews when due and renews the contract each
+year. Plays start as they would.
 """
 
 from __future__ import annotations
@@ -57,12 +58,15 @@ def script(account: Account, policy: Policy, years: int) -> list[Step]:
         Step(max(0.2, day - 2), "complete", (("key", key),)) for day, key in sorted(onboarding)
     ]
     for week in range(1, horizon // 7 + 1):
-        for persona, active in USAGE_DAYS.items():
-            days = range(7 * week - 7, 7 * week - 7 + active)
-            dates = [(CONTRACT_START + timedelta(days=d)).isoformat() for d in days]
-            steps.append(
-                Step(7 * week - 1.5, "usage_reported", (("persona", persona), ("active_on", dates)))
-            )
+        # One rollup for the account, as product analytics exports it (one signal a week).
+        by_persona = {
+            persona: [
+                (CONTRACT_START + timedelta(days=d)).isoformat()
+                for d in range(7 * week - 7, 7 * week - 7 + active)
+            ]
+            for persona, active in USAGE_DAYS.items()
+        }
+        steps.append(Step(7 * week - 1.5, "usage_reported", (("by_persona", by_persona),)))
     for month in range(1, years * 12 + 1):
         measure = "support" if month % 2 else "sentiment"
         value = 30 if month % 40 == 20 else 85 + month % 7  # a dip to yellow every 40 months

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Coroutine
@@ -362,12 +363,23 @@ def list_cmd(
     _run(go())
 
 
+def _field_value(value: str) -> object:
+    """A list or mapping as JSON (active_on='["2026-03-02"]', by_persona='{"admin": [...]}');
+    anything else as the text it is, for pydantic to read."""
+    if value[:1] in ("[", "{"):
+        with contextlib.suppress(json.JSONDecodeError):
+            parsed: object = json.loads(value)
+            return parsed
+    return value
+
+
 @app.command()
 def signal(
     account_id: str,
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(SIGNALS)}.")],
     fields: Annotated[
-        list[str] | None, typer.Argument(help="field=value pairs, e.g. measure=support value=35")
+        list[str] | None,
+        typer.Argument(help="field=value pairs, e.g. measure=support value=35 (lists as JSON)"),
     ] = None,
 ) -> None:
     """Send an event to a journey as a CRM would (event_id and occurred_at default to new/now)."""
@@ -376,7 +388,7 @@ def signal(
     if model is None:
         err.print(f"[red]error[/red]: unknown kind '{kind}' (one of: {', '.join(SIGNALS)})")
         raise typer.Exit(2)
-    data: dict[str, str] = {
+    data: dict[str, object] = {
         "event_id": uuid.uuid4().hex,
         "occurred_at": datetime.now(UTC).isoformat(),
     }
@@ -385,7 +397,7 @@ def signal(
         if not sep:
             err.print(f"[red]error[/red]: '{pair}' is not field=value")
             raise typer.Exit(2)
-        data[name] = value
+        data[name] = _field_value(value)
     try:
         event = model.model_validate(data)
     except ValidationError as e:

@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         score_health,
         select_track,
         tenure_stage,
+        watched_by,
     )
     from workflows.state import (
         Completed,
@@ -89,6 +90,9 @@ FORKING_PATCH = "forking-journey"
 # Journeys started before plays ran as child workflows record triggers only.
 PLAYS_PATCH = "start-plays"
 MAX_PLAY_RUNS_KEPT = 200
+# Journeys before this told every open play of every fact change; now a play hears only of
+# the facts its conditions read, and each signal saved is a billed action saved.
+FACTS_WATCHED_PATCH = "facts-watched"
 
 # Postgres hiccups are worth retrying for a while; a journey must not fail because of one.
 STORE_RETRY = RetryPolicy(
@@ -415,10 +419,12 @@ class CustomerJourney:
     @workflow.signal(name="usage_reported")
     async def usage_reported(self, e: UsageReported) -> None:
         if await self._admit("usage_reported", e.event_id, None, e.occurred_at):
-            today = self._clock.today(workflow.now())
-            reported = e.active_on or [self._clock.event_time(e.occurred_at, workflow.now()).date()]
-            days = self._state.active_days.setdefault(e.persona, [])
-            days += [d for d in sorted(set(reported)) if d <= today and d not in days]
+            now = workflow.now()
+            today = self._clock.today(now)
+            reported = e.days_by_persona(self._clock.event_time(e.occurred_at, now).date())
+            for persona, dates in reported.items():
+                days = self._state.active_days.setdefault(persona, [])
+                days += [d for d in dates if d <= today and d not in days]
 
     @workflow.signal(name="incident_reported")
     async def incident_reported(self, e: IncidentReported) -> None:
@@ -834,8 +840,9 @@ class CustomerJourney:
             cause=d.cause,
             why=trigger.summary,
             started_day=trigger.day,
+            watches=watched_by(play),
         )
-        self._facts_sent[play_id] = self._facts()
+        self._facts_sent[play_id] = self._seen_by(state.open_plays[play_id], self._facts())
         workflow.upsert_search_attributes([attributes.OPEN_PLAYS.value_set(len(state.open_plays))])
         self._describe_wait()
 
@@ -851,11 +858,17 @@ class CustomerJourney:
     async def _tell_plays(self) -> None:
         """Send changed facts to open plays, so they can exit (e.g. health back to green)."""
         facts = self._facts()
-        for play_id in list(self._state.open_plays):
-            if self._facts_sent.get(play_id) == facts:
+        for play_id, opened in list(self._state.open_plays.items()):
+            seen = self._seen_by(opened, facts)
+            if self._facts_sent.get(play_id) == seen:
                 continue
-            self._facts_sent[play_id] = facts
-            await self._signal_play(play_id, "journey_facts", FactsChanged(facts=facts))
+            self._facts_sent[play_id] = seen
+            await self._signal_play(play_id, "journey_facts", FactsChanged(facts=seen))
+
+    def _seen_by(self, opened: OpenPlay, facts: JourneyFacts) -> JourneyFacts:
+        if opened.watches is None or not workflow.patched(FACTS_WATCHED_PATCH):
+            return facts
+        return opened.watches.project(facts)
 
     async def _signal_play(self, play_id: str, name: str, arg: object) -> None:
         self._in_flight += 1

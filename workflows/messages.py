@@ -7,9 +7,16 @@ CRMs retry and reorder deliveries, and a journey must end up as the in-order str
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from workflows.models import ID_PATTERN, Account, Persona
 from workflows.policy import MeasureKey, Policy
@@ -46,10 +53,15 @@ class _Event(BaseModel):
 
 
 class UsageReported(_Event):
-    """Someone with `persona` used the product (signal `usage_reported`): at `occurred_at`,
-    or, from a product-analytics rollup, on each of `active_on` (journey dates)."""
+    """Product usage (signal `usage_reported`), in one of two shapes.
 
-    persona: Persona
+    One person's: someone with `persona` was active at `occurred_at`, or on each of
+    `active_on` (journey dates). Or the account's rollup, as product analytics exports it:
+    `by_persona` maps each persona to its active days, so a week of usage for the whole
+    account is one signal, not one per persona (each signal is a billed Temporal action).
+    """
+
+    persona: Persona | None = Field(default=None, description="One person's usage: their role.")
     contact_id: str | None = Field(default=None, pattern=ID_PATTERN)
     active_on: list[date] = Field(
         default=[],
@@ -57,6 +69,39 @@ class UsageReported(_Event):
         description="Days active, e.g. a weekly rollup; dates after "
         "the journey's today are ignored.",
     )
+    by_persona: dict[Persona, Annotated[list[date], Field(max_length=62)]] = Field(
+        default={},
+        validate_default=True,
+        description="The account's rollup: days active per persona. Instead of `persona`.",
+    )
+
+    @field_validator("by_persona")
+    @classmethod
+    def _one_shape(
+        cls, by_persona: dict[Persona, list[date]], info: ValidationInfo
+    ) -> dict[Persona, list[date]]:
+        if "persona" not in info.data:
+            return by_persona  # `persona` itself was invalid, and that error says so
+        one = info.data["persona"] is not None
+        if one and by_persona:
+            raise ValueError("give `persona` or `by_persona`, not both")
+        if not one and not by_persona:
+            raise ValueError(
+                "give `persona` (one person's usage) or `by_persona` (the account's days "
+                "active per persona)"
+            )
+        if by_persona and (info.data.get("active_on") or info.data.get("contact_id")):
+            raise ValueError(
+                "a `by_persona` rollup carries its own days: drop `active_on` and `contact_id`"
+            )
+        return by_persona
+
+    def days_by_persona(self, day_of_event: date) -> dict[Persona, list[date]]:
+        """Active days per persona, whichever shape was sent (`day_of_event`: when a single
+        usage without dates happened, in journey dates)."""
+        if self.persona is None:
+            return {p: sorted(set(days)) for p, days in self.by_persona.items()}
+        return {self.persona: sorted(set(self.active_on or [day_of_event]))}
 
 
 class IncidentReported(_Event):

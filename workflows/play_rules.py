@@ -27,6 +27,7 @@ from workflows.policy import (
     Policy,
     RenewalDueTrigger,
     Trigger,
+    WaitUntilStep,
 )
 from workflows.why import Fact, Result, Why, num, why_record
 
@@ -303,4 +304,35 @@ def check_condition(condition: Condition, facts: JourneyFacts) -> ConditionCheck
     left = [s for s in condition.steps if s not in facts.done_steps]
     return ConditionCheck(
         met=not left, reason="steps done" if not left else f"waiting for {', '.join(left)}"
+    )
+
+
+class FactsWatched(Result):
+    """Which journey facts a play's conditions read (`watched_by`)."""
+
+    health: bool = False
+    milestones: list[str] = Field(default_factory=list)
+    personas: list[Persona] = Field(default_factory=list)
+
+    def project(self, facts: JourneyFacts) -> JourneyFacts:
+        """`facts` as the play sees them: the rest can never change what it does, so a change
+        there is not worth a signal (each one a billed Temporal action)."""
+        return JourneyFacts(
+            health=facts.health if self.health else None,
+            completed_milestones=[m for m in facts.completed_milestones if m in self.milestones],
+            adoption_at_risk=[p for p in facts.adoption_at_risk if p in self.personas],
+        )
+
+
+def watched_by(play: Play) -> FactsWatched:
+    """The journey facts `play`'s `wait_until` steps and `exit_when` condition read."""
+    conditions: list[Condition] = [s.condition for s in play.steps if isinstance(s, WaitUntilStep)]
+    if play.exit_when is not None:
+        conditions.append(play.exit_when)
+    return FactsWatched(
+        health=any(isinstance(c, HealthIs) for c in conditions),
+        milestones=sorted(
+            {m for c in conditions if isinstance(c, MilestonesComplete) for m in c.milestones}
+        ),
+        personas=sorted({p for c in conditions if isinstance(c, AdoptionMet) for p in c.personas}),
     )

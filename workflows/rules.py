@@ -22,6 +22,7 @@ from workflows.models import PERSONAS, Account, Persona
 from workflows.play_rules import (
     AdoptionRiskEvent,
     ConditionCheck,
+    FactsWatched,
     HealthChangedEvent,
     JourneyFacts,
     KeyContactChangedEvent,
@@ -35,6 +36,7 @@ from workflows.play_rules import (
     check_condition,
     plays_to_start,
     renewal_checkpoints,
+    watched_by,
 )
 from workflows.policy import (
     EventDrivenExpectation,
@@ -53,6 +55,7 @@ __all__ = [
     "AdoptionStatus",
     "ConditionCheck",
     "Contribution",
+    "FactsWatched",
     "HealthChangedEvent",
     "HealthScore",
     "JourneyFacts",
@@ -77,6 +80,7 @@ __all__ = [
     "score_health",
     "select_track",
     "tenure_stage",
+    "watched_by",
 ]
 
 DAY = timedelta(days=1)

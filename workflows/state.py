@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field
 
 from workflows.ledger import EventLedger
 from workflows.models import Persona
-from workflows.rules import AdoptionReport, HealthScore, PlayDecision, PlayRun, Tenure
+from workflows.rules import (
+    AdoptionReport,
+    FactsWatched,
+    HealthScore,
+    PlayDecision,
+    PlayRun,
+    Tenure,
+)
 from workflows.why import Why
 
 MilestoneStatus = Literal["pending", "done", "overdue"]
@@ -98,6 +105,11 @@ class OpenPlay(BaseModel):
     cause: str
     why: str
     started_day: float
+    watches: FactsWatched | None = Field(
+        default=None,
+        description="The journey facts its conditions read; None (plays started before this "
+        "was kept) hears them all.",
+    )
 
 
 class NextTimer(BaseModel):

@@ -147,7 +147,9 @@ def test_requests_carry_batches_and_probes_go_alone() -> None:
 def test_a_year_of_script_is_the_documented_mix(policy: Policy) -> None:
     steps = script(make_account("acct-1", 0), policy, years=1)
     kinds = [s.kind for s in steps]
-    assert kinds.count("usage_reported") == 3 * (DAYS_A_YEAR // 7)
+    usage = [dict(s.fields) for s in steps if s.kind == "usage_reported"]
+    assert len(usage) == DAYS_A_YEAR // 7  # one account rollup a week, all personas in it
+    assert all(set(u["by_persona"]) == {"admin", "champion", "end_user"} for u in usage)
     assert kinds.count("health_measured") == 12
     assert kinds.count("key_contact_changed") == 1 and kinds.count("renew") == 1
     assert [s.day for s in steps] == sorted(s.day for s in steps)

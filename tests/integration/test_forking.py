@@ -125,6 +125,28 @@ async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incid
 
 
 @pytest.mark.usefixtures("worker")
+async def test_a_weekly_rollup_reports_every_persona_in_one_signal(
+    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+) -> None:
+    account = make_account(contacts=_contacts("roll", "admin", "end_user"))
+    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=1.0)
+    state = await eventually(lambda: _state(client, account), lambda s: s.journey_day >= 3)
+    start = (state.epoch or state.started_at).date()
+    week = [start + timedelta(days=d) for d in range(3)]
+    rollup = UsageReported(
+        event_id=_event_id(),
+        occurred_at=datetime.now(UTC),
+        by_persona={"admin": week, "end_user": week[:1]},
+    )
+    await send_event(client, account.account_id, "usage_reported", rollup)
+    state = await eventually(
+        lambda: _state(client, account), lambda s: s.ledger.applied == 1, what="the rollup"
+    )
+    assert state.active_days == {"admin": week, "end_user": week[:1]}
+    await end_journey(client, account.account_id, "ended", "test over")
+
+
+@pytest.mark.usefixtures("worker")
 async def test_health_and_safety_account_reaches_its_three_year_stakeholder_review(
     client: Client, pool: asyncpg.Pool, task_queue: str, make_account: Callable[..., Account]
 ) -> None:

@@ -16,14 +16,22 @@ from activities.models import TaskRow
 from activities.notify import Outgoing, relay_once
 from activities.plays import list_tasks
 from activities.store import fetch_timeline
-from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.journeys import (
+    complete_milestone,
+    end_journey,
+    journey_state,
+    send_event,
+    start_journey,
+)
 from starter.tasks import mark_task_done
 from tests.histories import save_history
 from tests.waiting import eventually
+from workflows.journey import journey_id
 from workflows.messages import HealthMeasured, KeyContactChanged
 from workflows.models import Account, Contact
-from workflows.play_messages import PlayState
+from workflows.play_messages import FactsChanged, PlayState
 from workflows.policy import Policy
+from workflows.rules import JourneyFacts
 
 pytestmark = pytest.mark.integration
 
@@ -177,6 +185,10 @@ async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
     assert play.why.startswith("Health green→yellow: support 20/100")
     await eventually(lambda: _tasks(pool, account), lambda ts: len(ts) == 2, what="two tasks")
 
+    # A milestone done while the play runs: a health play's conditions never read it, so
+    # the journey does not tell the play (a signal is a billed action).
+    first = min((m for m in state.milestones if not m.after), key=lambda m: m.due_day)
+    await complete_milestone(client, account.account_id, first.key)
     await send_event(client, account.account_id, "health_measured", _measure("support", 95))
     state = await eventually(
         lambda: journey_state(client, account.account_id),
@@ -187,7 +199,24 @@ async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
     assert ended.status == "exited"
     assert "health is green" in (ended.ended_reason or "")
     assert {t.status for t in await _tasks(pool, account)} == {"resolved_by_exit"}
+    told = await _facts_signals(client, journey_id(account.account_id))
+    assert [f.health for f in told] == ["green"]
+    assert told[0].completed_milestones == []
+    await save_history(client, journey_id(account.account_id), "health-play-hears-health-v1")
     await end_journey(client, account.account_id, "ended", "test over")
+
+
+async def _facts_signals(client: Client, workflow_id: str) -> list[JourneyFacts]:
+    """The facts a journey signalled to its plays, from its history."""
+    told = []
+    async for e in client.get_workflow_handle(workflow_id).fetch_history_events():
+        attrs = e.signal_external_workflow_execution_initiated_event_attributes
+        if e.HasField("signal_external_workflow_execution_initiated_event_attributes") and (
+            attrs.signal_name == "journey_facts"
+        ):
+            [changed] = await client.data_converter.decode(attrs.input.payloads, [FactsChanged])
+            told.append(changed.facts)
+    return told
 
 
 @pytest.mark.usefixtures("worker")

@@ -17,6 +17,7 @@ from workflows.policy import (
     HealthColour,
     MilestonesComplete,
     Policy,
+    WaitUntilStep,
     When,
     load_policy,
     policy_from_data,
@@ -39,6 +40,7 @@ from workflows.rules import (
     score_health,
     select_track,
     tenure_stage,
+    watched_by,
 )
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -552,3 +554,42 @@ def test_every_result_round_trips_through_json_for_workflow_state() -> None:
     ]
     for result in results:
         assert type(result).model_validate_json(result.model_dump_json()) == result
+
+
+MILESTONE_KEYS = ["kickoff", "sso_setup", "first_report", "training_refresher"]
+facts = st.builds(
+    JourneyFacts,
+    health=st.none() | st.sampled_from(["red", "yellow", "green"]),
+    completed_milestones=st.lists(st.sampled_from(MILESTONE_KEYS), unique=True),
+    adoption_at_risk=st.lists(st.sampled_from(PERSONAS), unique=True),
+)
+
+
+@given(
+    name=st.sampled_from(["default", "risk-management", "health-and-safety"]),
+    before=facts,
+    after=facts,
+)
+def test_a_play_hears_every_fact_change_that_could_change_what_it_does(
+    name: str, before: JourneyFacts, after: JourneyFacts
+) -> None:
+    for play in shipped(name).plays:
+        watches = watched_by(play)
+        conditions = [s.condition for s in play.steps if isinstance(s, WaitUntilStep)]
+        conditions += [play.exit_when] if play.exit_when else []
+        for c in conditions:
+            # What the play decides from the projection is what it would decide from it all...
+            assert check_condition(c, watches.project(after)) == check_condition(c, after)
+            # ...so an unchanged projection (no signal sent) never hides a changed decision.
+            if watches.project(before) == watches.project(after):
+                assert check_condition(c, before).met == check_condition(c, after).met
+
+
+def test_a_health_play_does_not_hear_of_milestones() -> None:
+    recovery = shipped().play("health_recovery")
+    watches = watched_by(recovery)
+    assert watches.health and not watches.milestones and not watches.personas
+    done = JourneyFacts(health="yellow", completed_milestones=["kickoff"])
+    assert watches.project(done) == watches.project(JourneyFacts(health="yellow"))
+    rescue = watched_by(shipped().play("adoption_rescue"))
+    assert rescue.personas == ["admin", "champion", "end_user"] and not rescue.health
