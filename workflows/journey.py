@@ -93,6 +93,9 @@ MAX_PLAY_RUNS_KEPT = 200
 # Journeys before this told every open play of every fact change; now a play hears only of
 # the facts its conditions read, and each signal saved is a billed action saved.
 FACTS_WATCHED_PATCH = "facts-watched"
+# Journeys before this dropped a play_ended that came before the play's start was seen, and
+# kept that play open forever.
+EARLY_PLAY_END_PATCH = "play-ended-before-started"
 
 # Postgres hiccups are worth retrying for a while; a journey must not fail because of one.
 STORE_RETRY = RetryPolicy(
@@ -130,6 +133,8 @@ class CustomerJourney:
         self._forking = False
         self._spawned: set[asyncio.Task[None]] = set()
         self._facts_sent: dict[str, JourneyFacts] = {}
+        self._starting: set[str] = set()
+        self._ended_early: set[str] = set()
         if start.carried is not None:
             self._state = start.carried.model_copy(update={"runs": start.carried.runs + 1})
         else:
@@ -799,6 +804,7 @@ class CustomerJourney:
             contact = next((c for c in account.contacts if c.contact_id == event.contact_id), None)
             values["contact_name"] = contact.name if contact else event.contact_id
             values["persona"] = event.persona or ""
+        self._starting.add(play_id)
         try:
             handle = await workflow.start_child_workflow(
                 Playbook.run,
@@ -829,6 +835,8 @@ class CustomerJourney:
         except WorkflowAlreadyStartedError:
             workflow.logger.info("play already running", extra={"play_id": play_id})
             return
+        finally:
+            self._starting.discard(play_id)
         handle.add_done_callback(functools.partial(self._play_done, play_id))
         workflow.metric_meter().create_counter(
             "waypost_plays_started", "Playbook runs started, by play."
@@ -845,6 +853,9 @@ class CustomerJourney:
         self._facts_sent[play_id] = self._seen_by(state.open_plays[play_id], self._facts())
         workflow.upsert_search_attributes([attributes.OPEN_PLAYS.value_set(len(state.open_plays))])
         self._describe_wait()
+        if play_id in self._ended_early:
+            self._ended_early.discard(play_id)
+            self._close_play(play_id)
 
     def _facts(self) -> JourneyFacts:
         s = self._state
@@ -890,7 +901,11 @@ class CustomerJourney:
         state = self._state
         opened = state.open_plays.pop(play_id, None)
         if opened is None:
-            return  # told twice
+            # A short play can end before this journey sees it start (signal handlers run
+            # first in an activation): close it once it is open. Otherwise: told twice.
+            if play_id in self._starting and workflow.patched(EARLY_PLAY_END_PATCH):
+                self._ended_early.add(play_id)
+            return
         self._facts_sent.pop(play_id, None)
         state.play_runs = [
             r.model_copy(update={"ended_at": self._clock.at(workflow.now())})

@@ -51,6 +51,9 @@ EFFECT_RETRY = RetryPolicy(
     non_retryable_error_types=["InvalidTask"],
 )
 EFFECT_TIMEOUT = timedelta(seconds=30)
+# Plays before this dropped a task_done that came before create_task's result, and then
+# waited for that task forever.
+EARLY_DONE_PATCH = "task-done-before-created"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -69,6 +72,7 @@ class Playbook:
             facts=start.facts,
         )
         self._done_tasks: set[int] = set()
+        self._done_early: dict[int, TaskDone] = {}
         self._stopped: str | None = None
 
     @workflow.run
@@ -202,8 +206,11 @@ class Playbook:
             f"Task for {role}: {title}",
         )
         self._state.open_tasks[row.id] = key
+        early = self._done_early.pop(row.id, None)
         if row.status != "open":
             self._done_tasks.add(row.id)
+        elif early is not None:
+            await self._close_done(early, key)
         return row.id
 
     async def _notify(
@@ -238,8 +245,18 @@ class Playbook:
     @workflow.signal(name="task_done")
     async def task_done(self, done: TaskDone) -> None:
         key = self._state.open_tasks.get(done.task_id)
-        if key is None or done.task_id in self._done_tasks:
-            return  # not ours, or said twice
+        if key is None:
+            # The row exists once create_task commits, so a CSM can finish the task before
+            # this play sees the activity's result (and signal handlers run first in an
+            # activation). Keep it for _task; an id that never comes is not ours.
+            if workflow.patched(EARLY_DONE_PATCH):
+                self._done_early[done.task_id] = done
+            return
+        if done.task_id in self._done_tasks:
+            return  # said twice
+        await self._close_done(done, key)
+
+    async def _close_done(self, done: TaskDone, key: str) -> None:
         self._done_tasks.add(done.task_id)
         for st in self._state.steps:
             if st.task_id == done.task_id and st.status in ("pending", "running"):

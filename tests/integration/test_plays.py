@@ -10,11 +10,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio import activity
 from temporalio.client import Client
 
-from activities.models import TaskRow
+from activities.models import TaskRow, TaskSpec
 from activities.notify import Outgoing, relay_once
-from activities.plays import list_tasks
+from activities.plays import PlayActivities, list_tasks
 from activities.store import fetch_timeline
 from starter.journeys import (
     complete_milestone,
@@ -26,6 +27,7 @@ from starter.journeys import (
 from starter.tasks import mark_task_done
 from tests.histories import save_history
 from tests.waiting import eventually
+from worker import build_worker
 from workflows.journey import journey_id
 from workflows.messages import HealthMeasured, KeyContactChanged
 from workflows.models import Account, Contact
@@ -300,3 +302,46 @@ async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
     messages = [m for m in await _outbox(pool, account) if m["idempotency_key"].startswith(play_id)]
     assert len(messages) == len({m["idempotency_key"] for m in messages}) == 2
     await end_journey(client, account.account_id, "ended", "test over")
+
+
+async def test_a_task_done_before_its_play_sees_it_created_is_kept(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    policy: Policy,
+    make_account: Callable[..., Account],
+) -> None:
+    """The CSM finishes a task the moment its row exists: task_done reaches the play before
+    create_task's result does. It used to be dropped, and the play waited forever."""
+    plays = PlayActivities(pool)
+
+    @activity.defn(name="create_task")
+    async def create_then_done_at_once(spec: TaskSpec) -> TaskRow:
+        row = await plays.create_task(spec)
+        if spec.step == "connect":
+            await mark_task_done(client, pool, row.id, "quick-csm")
+        return row
+
+    account = make_account(contacts=_champion("q"))
+    play_id = f"play-{account.account_id}-new_stakeholder-q-champion"
+    async with build_worker(
+        client, pool, task_queue, replace={"create_task": create_then_done_at_once}
+    ):
+        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        await send_event(client, account.account_id, "key_contact_changed", _left("q-champion"))
+        await eventually(
+            lambda: journey_state(client, account.account_id), lambda s: play_id in s.open_plays
+        )
+        play = await eventually(
+            lambda: _play_state(client, play_id),
+            lambda p: p.steps[2].task_id is not None,
+            what="the play past the connect step",
+        )
+        assert [s.key for s in play.steps[:2]] == ["introduce", "connect"]
+        assert play.steps[1].status == "done"
+        rows = await _tasks(pool, account, play_id)
+        [connect] = [r for r in rows if r.step == "connect"]
+        assert connect.status == "done" and connect.closed_by == "quick-csm"
+        assert play.steps[1].task_id == connect.id
+        await end_journey(client, account.account_id, "ended", "test over")
+    await save_history(client, play_id, "playbook-task-done-early-v1")
