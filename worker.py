@@ -157,6 +157,7 @@ def build_worker(
         "record_play_finished": plays.record_play_finished,
         "create_task": plays.create_task,
         "close_task": plays.close_task,
+        "close_tasks": plays.close_tasks,
         "queue_message": plays.queue_message,
     }
     hosted.update(replace or {})

@@ -38,6 +38,9 @@ class PlayStarted(BaseModel):
     why: str
     why_record: dict[str, Any] = Field(default_factory=dict)
     started_at: datetime
+    timeline: TimelineEntry | None = Field(
+        default=None, description="Written in the same transaction: one activity, not two."
+    )
 
 
 class PlayFinished(BaseModel):
@@ -46,6 +49,9 @@ class PlayFinished(BaseModel):
     status: str  # completed | exited
     outcome: str
     ended_at: datetime
+    timeline: TimelineEntry | None = Field(
+        default=None, description="Written in the same transaction: one activity, not two."
+    )
 
 
 class TaskSpec(BaseModel):
@@ -74,6 +80,14 @@ class TaskRow(TaskSpec):
 class TaskClose(BaseModel):
     task_id: int
     status: str  # done | resolved_by_exit
+    by: str | None = None
+
+
+class TasksClose(BaseModel):
+    """Close every task of `task_ids` still open, e.g. all of a play's when it exits."""
+
+    task_ids: list[int] = Field(min_length=1)
+    status: str  # resolved_by_exit
     by: str | None = None
 
 

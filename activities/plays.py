@@ -18,8 +18,10 @@ from activities.models import (
     PlayStarted,
     TaskClose,
     TaskRow,
+    TasksClose,
     TaskSpec,
 )
+from activities.store import insert_timeline
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +51,8 @@ class PlayActivities:
                 json.dumps(play.why_record),
                 play.started_at,
             )
+            if play.timeline is not None:
+                await insert_timeline(conn, play.timeline)
 
     @activity.defn(name="record_play_finished")
     async def record_play_finished(self, end: PlayFinished) -> None:
@@ -62,6 +66,8 @@ class PlayActivities:
                 end.outcome,
                 end.ended_at,
             )
+            if end.timeline is not None:
+                await insert_timeline(conn, end.timeline)
 
     @activity.defn(name="create_task")
     async def create_task(self, spec: TaskSpec) -> TaskRow:
@@ -103,6 +109,19 @@ class PlayActivities:
                 close.by,
             )
         return closed is not None
+
+    @activity.defn(name="close_tasks")
+    async def close_tasks(self, close: TasksClose) -> int:
+        """Close those of the tasks still open in one statement; how many this call closed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            closed = await conn.fetch(
+                """UPDATE tasks SET status = $2, closed_at = now(), closed_by = $3
+                    WHERE id = ANY($1::bigint[]) AND status = 'open' RETURNING id""",
+                close.task_ids,
+                close.status,
+                close.by,
+            )
+        return len(closed)
 
     @activity.defn(name="queue_message")
     async def queue_message(self, message: OutboxMessage) -> int:

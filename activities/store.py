@@ -6,6 +6,7 @@ import json
 
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
 
 from activities.models import TimelineEntry, TimelineRow
@@ -21,30 +22,37 @@ class StoreActivities:
     async def record_timeline(self, entry: TimelineEntry) -> bool:
         """Write one timeline row; True if this call wrote it, False if it was already there."""
         async with self._pool.acquire() as conn, conn.transaction():
-            inserted = await conn.fetchval(
-                """INSERT INTO timeline_events
-                       (idempotency_key, account_id, workflow_id, kind, subject, summary,
-                        details, occurred_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
-                   ON CONFLICT (idempotency_key) DO NOTHING
-                   RETURNING id""",
-                entry.idempotency_key,
-                entry.account_id,
-                entry.workflow_id,
-                entry.kind,
-                entry.subject,
-                entry.summary,
-                json.dumps(entry.details),
-                entry.occurred_at,
-            )
-        log.info(
-            "timeline recorded" if inserted else "timeline already recorded",
-            account_id=entry.account_id,
-            workflow_id=entry.workflow_id,
-            kind=entry.kind,
-            key=entry.idempotency_key,
-        )
-        return inserted is not None
+            return await insert_timeline(conn, entry)
+
+
+async def insert_timeline(
+    conn: asyncpg.Connection | PoolConnectionProxy, entry: TimelineEntry
+) -> bool:
+    """Write one timeline row in the caller's transaction; False if it was already there."""
+    inserted = await conn.fetchval(
+        """INSERT INTO timeline_events
+               (idempotency_key, account_id, workflow_id, kind, subject, summary,
+                details, occurred_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+           ON CONFLICT (idempotency_key) DO NOTHING
+           RETURNING id""",
+        entry.idempotency_key,
+        entry.account_id,
+        entry.workflow_id,
+        entry.kind,
+        entry.subject,
+        entry.summary,
+        json.dumps(entry.details),
+        entry.occurred_at,
+    )
+    log.info(
+        "timeline recorded" if inserted else "timeline already recorded",
+        account_id=entry.account_id,
+        workflow_id=entry.workflow_id,
+        kind=entry.kind,
+        key=entry.idempotency_key,
+    )
+    return inserted is not None
 
 
 async def fetch_timeline(pool: asyncpg.Pool, account_id: str) -> list[TimelineRow]:

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         PlayFinished,
         PlayStarted,
         TaskClose,
+        TasksClose,
         TaskSpec,
         TimelineEntry,
     )
@@ -54,6 +55,9 @@ EFFECT_TIMEOUT = timedelta(seconds=30)
 # Plays before this dropped a task_done that came before create_task's result, and then
 # waited for that task forever.
 EARLY_DONE_PATCH = "task-done-before-created"
+# Plays before this wrote their start, their end and each task resolved by exit as separate
+# activities; now each is one (one transaction, one billed action).
+MERGED_EFFECTS_PATCH = "play-effects-merged"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -73,11 +77,14 @@ class Playbook:
         )
         self._done_tasks: set[int] = set()
         self._done_early: dict[int, TaskDone] = {}
+        self._merged = False
         self._stopped: str | None = None
 
     @workflow.run
     async def run(self, start: PlaybookInput) -> PlayState:
         state = self._state
+        self._merged = workflow.patched(MERGED_EFFECTS_PATCH)
+        started = self._entry("play_started", None, f"{start.play.title}: {start.trigger_summary}")
         await self._effect(
             PlayActivities.record_play_started,
             PlayStarted(
@@ -90,10 +97,12 @@ class Playbook:
                 why=start.trigger_summary,
                 why_record=start.why.model_dump(mode="json") if start.why else {},
                 started_at=workflow.now(),
+                timeline=started if self._merged else None,
             ),
             "Record play started",
         )
-        await self._timeline("play_started", None, f"{start.play.title}: {start.trigger_summary}")
+        if not self._merged:
+            await self._timeline("play_started", None, started.summary)
         # Every wait in the steps also wakes on exit, so the steps stop at the next await
         # instead of being cancelled mid-write.
         await self._run_steps()
@@ -289,7 +298,17 @@ class Playbook:
             reason = f"exit condition met: {check_condition(cond, self._facts()).reason}"
         self._state.status = "exited"
         self._state.ended_reason = reason
-        for task_id, key in self._open().items():
+        still_open = self._open()
+        if self._merged:
+            if still_open:
+                self._done_tasks.update(still_open)
+                await self._effect(
+                    PlayActivities.close_tasks,
+                    TasksClose(task_ids=list(still_open), status="resolved_by_exit", by=reason),
+                    f"Resolve {', '.join(still_open.values())} by exit",
+                )
+            return
+        for task_id, key in still_open.items():
             self._done_tasks.add(task_id)
             await self._effect(
                 PlayActivities.close_task,
@@ -301,6 +320,9 @@ class Playbook:
         state, now = self._state, workflow.now()
         await workflow.wait_condition(workflow.all_handlers_finished)
         outcome = state.ended_reason or state.status
+        ended_entry = self._entry(
+            "play_ended", state.status, f"{state.title} {state.status}: {outcome}"
+        )
         await self._effect(
             PlayActivities.record_play_finished,
             PlayFinished(
@@ -309,10 +331,12 @@ class Playbook:
                 status=state.status,
                 outcome=outcome,
                 ended_at=now,
+                timeline=ended_entry if self._merged else None,
             ),
             "Record play finished",
         )
-        await self._timeline("play_ended", state.status, f"{state.title} {state.status}: {outcome}")
+        if not self._merged:
+            await self._timeline("play_ended", state.status, ended_entry.summary)
         assert state.status != "running"
         journey = workflow.get_external_workflow_handle(self._in.journey_workflow_id)
         ended = PlayEnded(
@@ -331,18 +355,22 @@ class Playbook:
             workflow.logger.info("journey gone; play end not signalled")
 
     async def _timeline(self, kind: str, subject: str | None, summary: str) -> None:
+        await self._record(self._entry(kind, subject, summary))
+
+    def _entry(self, kind: str, subject: str | None, summary: str) -> TimelineEntry:
+        return TimelineEntry(
+            idempotency_key=f"{self._key()}/{kind}/{subject or '-'}",
+            account_id=self._in.account_id,
+            workflow_id=self._in.play_id,
+            kind=kind,
+            subject=subject,
+            summary=summary,
+            occurred_at=self._clock.at(workflow.now()),
+        )
+
+    async def _record(self, entry: TimelineEntry) -> None:
         await self._effect(
-            StoreActivities.record_timeline,
-            TimelineEntry(
-                idempotency_key=f"{self._key()}/{kind}/{subject or '-'}",
-                account_id=self._in.account_id,
-                workflow_id=self._in.play_id,
-                kind=kind,
-                subject=subject,
-                summary=summary,
-                occurred_at=self._clock.at(workflow.now()),
-            ),
-            f"Timeline: {summary}"[:200],
+            StoreActivities.record_timeline, entry, f"Timeline: {entry.summary}"[:200]
         )
 
     async def _effect(

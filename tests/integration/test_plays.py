@@ -201,11 +201,30 @@ async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
     assert ended.status == "exited"
     assert "health is green" in (ended.ended_reason or "")
     assert {t.status for t in await _tasks(pool, account)} == {"resolved_by_exit"}
+    # Its start, its end and both tasks resolved by exit: three activities (and rows) in all.
+    assert await _activities(client, play.play_id) == [
+        "record_play_started",
+        "create_task",
+        "create_task",
+        "close_tasks",
+        "record_play_finished",
+    ]
+    kinds = [r.kind for r in await fetch_timeline(pool, account.account_id)]
+    assert {"play_started", "play_ended"} <= set(kinds)
+    await save_history(client, play.play_id, "playbook-exited-merged-v1")
     told = await _facts_signals(client, journey_id(account.account_id))
     assert [f.health for f in told] == ["green"]
     assert told[0].completed_milestones == []
     await save_history(client, journey_id(account.account_id), "health-play-hears-health-v1")
     await end_journey(client, account.account_id, "ended", "test over")
+
+
+async def _activities(client: Client, workflow_id: str) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        async for e in client.get_workflow_handle(workflow_id).fetch_history_events()
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
 
 
 async def _facts_signals(client: Client, workflow_id: str) -> list[JourneyFacts]:
