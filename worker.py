@@ -29,7 +29,6 @@ import asyncpg
 import httpx
 import structlog
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -38,6 +37,7 @@ from activities.plays import PlayActivities
 from activities.store import StoreActivities
 from starter import db
 from starter.codec import PayloadKeys, with_encryption
+from starter.converter import waypost_data_converter
 from starter.devinfra import InfraError, ensure_infra, ensure_search_attributes
 from starter.logs import configure_logging
 from starter.metrics import counted_delivery, worker_runtime
@@ -99,7 +99,7 @@ def build_replayer(keys: PayloadKeys | None = None) -> Replayer:
         keys = dataclasses.replace(keys, accept_plaintext=True)
     return Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=with_encryption(pydantic_data_converter, keys),
+        data_converter=with_encryption(waypost_data_converter, keys),
         workflow_runner=sandbox_runner(),
     )
 

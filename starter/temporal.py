@@ -9,11 +9,11 @@ from __future__ import annotations
 import enum
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
 from starter.codec import PayloadKeys, with_encryption
+from starter.converter import waypost_data_converter
 from starter.settings import Settings
 
 
@@ -25,12 +25,13 @@ FROM_SETTINGS = _From.SETTINGS
 
 
 def data_converter(keys: PayloadKeys | _From | None = FROM_SETTINGS) -> DataConverter:
-    """The pydantic converter, encrypting when there are keys (by default: the settings')."""
+    """Waypost's pydantic converter (starter/converter.py), encrypting when there are keys
+    (by default: the settings')."""
     if keys is FROM_SETTINGS:
         # Read here rather than passed down, so every caller of `connect` (the CLI's
         # commands, the demo) encrypts without each having to remember to.
         keys = PayloadKeys.from_settings(Settings())
-    return with_encryption(pydantic_data_converter, keys)
+    return with_encryption(waypost_data_converter, keys)
 
 
 def converter_for(settings: Settings) -> DataConverter:

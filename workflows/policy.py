@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 from pydantic_core import ErrorDetails, InitErrorDetails
@@ -49,6 +50,11 @@ Days = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PositiveDays = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
+# Validation context for payloads Waypost wrote from policies it had already checked: the
+# cross-field checks are skipped, field validation is not (starter/converter.py).
+PINNED = "waypost_pinned"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -66,7 +72,11 @@ class _Checked(_Model):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _check(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+    def _check(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        if info.context and info.context.get(PINNED):
+            return handler(data)  # checked when it was pinned (starter/converter.py)
         try:
             model = handler(data)
         except ValidationError as e:

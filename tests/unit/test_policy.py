@@ -12,8 +12,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from starter.converter import waypost_data_converter
+from workflows.messages import ChangePolicy, JourneyInput
 from workflows.policy import (
     DEFAULT_ROLES,
     HealthChangedTrigger,
@@ -90,8 +91,41 @@ def test_shipped_policies_load_and_round_trip_through_json(name: str) -> None:
     policy = load_policy(POLICIES / name)
     assert Policy.model_validate_json(policy.model_dump_json()) == policy
     # The way a pinned policy really travels: in a workflow input through Temporal's converter.
-    converter = pydantic_data_converter.payload_converter
+    converter = waypost_data_converter.payload_converter
     assert converter.from_payloads(converter.to_payloads([policy]), [Policy]) == [policy]
+
+
+def test_a_pinned_policy_is_not_rechecked_but_a_new_one_is() -> None:
+    """Journey and play inputs carry a policy checked when it was pinned: decoding them skips
+    the cross-reference checks (a fifth of a worker's CPU at start). A change_policy does not."""
+    data = load_policy(POLICIES / "default.yaml").model_dump(mode="json")
+    data["plays"][0]["steps"][1]["assignee"] = "nobody"  # a role the policy does not define
+    account = {
+        "account_id": "acme",
+        "name": "Acme",
+        "segment": "smb",
+        "tier": "base",
+        "seats": 10,
+        "csm": "dana",
+        "contract_start": "2026-01-01",
+        "contract_end": "2027-01-01",
+    }
+    converter = waypost_data_converter.payload_converter
+
+    def payload(value: dict[str, Any]) -> Any:
+        return converter.to_payloads([value])
+
+    pinned = payload({"account": account, "policy": data, "day_seconds": 1})
+    [journey] = converter.from_payloads(pinned, [JourneyInput])
+    assert journey.policy.plays[0].steps[1].assignee == "nobody"
+    with pytest.raises(ValidationError, match=r"plays\.0\.steps\.1\.assignee"):
+        converter.from_payloads(payload({"policy": data}), [ChangePolicy])
+    with pytest.raises(ValidationError, match="unknown role 'nobody'"):
+        Policy.model_validate(data)
+    # Field validation still runs on a pinned input.
+    data["version"] = 0
+    with pytest.raises(ValidationError, match=r"policy\.version"):
+        converter.from_payloads(payload({"account": account, "policy": data}), [JourneyInput])
 
 
 def test_the_article_examples_say_what_the_article_says() -> None:
