@@ -10,6 +10,7 @@ cross-field checks are not. Anything else, a `change_policy` included, is checke
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import temporalio.api.common.v1
@@ -26,21 +27,28 @@ from workflows.messages import JourneyInput
 from workflows.play_messages import PlaybookInput
 from workflows.policy import PINNED
 
-PINNED_INPUTS: tuple[type, ...] = (JourneyInput, PlaybookInput)
+PINNED_INPUTS: frozenset[Any] = frozenset({JourneyInput, PlaybookInput})
+
+
+@functools.lru_cache(maxsize=1024)
+def _adapter(type_hint: Any) -> TypeAdapter[Any]:
+    """One TypeAdapter per type for the whole process. The SDK builds new converter
+    instances as it goes (DataConverter.with_context replaces the dataclass, which constructs
+    a payload converter), and an adapter cached per instance was rebuilt each time."""
+    return TypeAdapter(type_hint)
 
 
 class PinnedJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
-    def __init__(self) -> None:
-        super().__init__()
-        self._pinned: dict[type, TypeAdapter[Any]] = {t: TypeAdapter(t) for t in PINNED_INPUTS}
-
     def from_payload(
         self, payload: temporalio.api.common.v1.Payload, type_hint: type | None = None
     ) -> Any:
-        adapter = self._pinned.get(type_hint) if type_hint is not None else None
-        if adapter is None:
+        hint: Any = type_hint if type_hint is not None else Any
+        try:
+            adapter = _adapter(hint)
+        except TypeError:  # an unhashable hint: build it, as the SDK does
             return super().from_payload(payload, type_hint)
-        return adapter.validate_json(payload.data, context={PINNED: True})
+        context = {PINNED: True} if hint in PINNED_INPUTS else None
+        return adapter.validate_json(payload.data, context=context)
 
 
 class WaypostPayloadConverter(CompositePayloadConverter):
