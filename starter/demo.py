@@ -166,24 +166,22 @@ def crm_script(accounts: list[Account], horizon: int = DEMO_DAYS) -> list[Script
                     )
                 )
         if i % 5 != 4:  # most customers use the product as their personas should
-            # A weekly rollup from product analytics, sent two days before each adoption
-            # check so it is in even when the worker runs behind.
+            # A weekly rollup for the account from product analytics (one event, every
+            # persona in it), sent two days before each adoption check so it is in even when
+            # the worker runs behind.
             for week in range(1, horizon // 7 + 1):
                 sent = week * 7 - 2
-                for persona, every in (("admin", 1), ("champion", 2), ("end_user", 3)):
-                    active = [
+                by_persona = {
+                    persona: [
                         (a.contract_start + timedelta(days=d)).isoformat()
                         for d in range(sent - 5, sent + 1)
                         if d % every == 0
                     ]
-                    script.append(
-                        Scripted(
-                            sent,
-                            a.account_id,
-                            "usage_reported",
-                            {"persona": persona, "active_on": active},
-                        )
-                    )
+                    for persona, every in (("admin", 1), ("champion", 2), ("end_user", 3))
+                }
+                script.append(
+                    Scripted(sent, a.account_id, "usage_reported", {"by_persona": by_persona})
+                )
         champion = next((c for c in a.contacts if c.persona == "champion"), None)
         if i % 6 == 2 and champion:  # the champion leaves: new_stakeholder, escalated at day 33
             script.append(
