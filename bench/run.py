@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.metadata
-import importlib.util
 import os
 import platform
 import tempfile
@@ -120,11 +119,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def bytecode_cache() -> bool:
-    """Can the workers load workflows/journey.py from compiled bytecode? (They compile it
-    at start, as `python worker.py` does; this says whether that could be written.)"""
-    ensure_bytecode()
-    compiled = Path(importlib.util.cache_from_source(str(ROOT / "workflows" / "journey.py")))
-    return compiled.exists() or not os.environ.get("PYTHONDONTWRITEBYTECODE")
+    """Can the workers load workflows/ from compiled bytecode? They compile it at start, as
+    `python worker.py` does; this compiles it now and says whether that could be written."""
+    return ensure_bytecode()
 
 
 def machine(address: str | None, shared: bool) -> Machine:

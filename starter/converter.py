@@ -1,11 +1,11 @@
 """Waypost's payload converter: Temporal's pydantic converter, trusting what Waypost pinned.
 
 A journey's input and a play's input carry a policy that was checked where it entered
-Waypost (`load_policy` / `policy_from_data` in the CLI, API and demo; the `change_policy`
-update's validator). Re-running the policy's cross-reference checks every time a worker
-decodes such an input was a fifth of a worker's CPU when starting journeys (make bench).
-Those two inputs are decoded with the PINNED context: every field is still validated, the
-cross-field checks are not. Anything else, a `change_policy` included, is checked in full.
+Waypost (`load_policy` / `policy_from_data` in the CLI, API and demo). Re-running the
+policy's cross-reference checks every time a worker decoded such an input was a fifth of a
+worker's CPU when starting journeys (make bench). Those two inputs are decoded with the
+PINNED context: every field is still validated, the cross-field checks are not. Anything
+else, a `change_policy` update included, is checked in full.
 """
 
 from __future__ import annotations
