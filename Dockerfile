@@ -19,14 +19,17 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 COPY workflows workflows
 COPY activities activities
+COPY store store
+COPY runtime runtime
 COPY starter starter
+COPY devtools devtools
 COPY migrations migrations
 COPY policies policies
 COPY worker.py ./
 # Only for the `waypost` command; the packages themselves run from /app. Compiled now, as
 # the workers cannot write here: the workflow sandbox re-imports workflows/ for every run.
 RUN pip install --no-deps . \
- && python -m compileall -q workflows activities starter worker.py \
+ && python -m compileall -q workflows activities store runtime starter devtools worker.py \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin waypost
 
 USER waypost

@@ -35,16 +35,16 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.notify import deliver_to_log, run_relay, webhook_delivery
 from activities.plays import PlayActivities
 from activities.store import StoreActivities
-from starter import db
-from starter.codec import PayloadKeys, with_encryption
-from starter.converter import waypost_data_converter
-from starter.devinfra import InfraError, ensure_infra, ensure_search_attributes
-from starter.logs import configure_logging
-from starter.metrics import counted_delivery, worker_runtime
-from starter.settings import Settings
-from starter.temporal import connect
-from workflows.journey import CustomerJourney
-from workflows.playbook import Playbook
+from devtools.infra import InfraError, ensure_infra, ensure_search_attributes
+from runtime.codec import PayloadKeys, with_encryption
+from runtime.converter import waypost_data_converter
+from runtime.logs import configure_logging
+from runtime.metrics import counted_delivery, worker_runtime
+from runtime.settings import Settings
+from runtime.temporal import connect
+from store import db
+from workflows.journey.workflow import CustomerJourney
+from workflows.playbook.workflow import Playbook
 
 log = structlog.get_logger(__name__)
 
@@ -60,19 +60,19 @@ PASSTHROUGH = (
     "activities.models",
     "workflows.models",
     "workflows.policy",
-    "workflows.policy_checks",
-    "workflows.policy_loader",
-    "workflows.play_rules",
+    "workflows.policy.checks",
+    "workflows.policy.loader",
+    "workflows.rules.plays",
     "workflows.rules",
-    "workflows.why",
-    "workflows.messages",
-    "workflows.onboarding",
+    "workflows.rules.why",
+    "workflows.journey.messages",
+    "workflows.journey.onboarding",
     "workflows.attributes",
     "workflows.clock",
-    "workflows.ledger",
-    "workflows.state",
-    "workflows.play_messages",
-    "workflows.play_plan",
+    "workflows.journey.ledger",
+    "workflows.journey.state",
+    "workflows.playbook.messages",
+    "workflows.playbook.plan",
 )
 
 
@@ -82,7 +82,7 @@ def ensure_bytecode() -> bool:
     each re-import compiles them from source: about 40% of a busy worker's CPU in
     `make bench`. False if they could not be written (a read-only tree: compile at build)."""
     folder = Path(__file__).resolve().parent / "workflows"
-    return bool(compileall.compile_dir(folder, maxlevels=0, quiet=2))
+    return bool(compileall.compile_dir(folder, quiet=2))
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

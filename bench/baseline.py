@@ -22,7 +22,7 @@ def waypost_worker_config(client: Client, task_queue: str) -> dict[str, Any]:
     workers on one queue): its config is what we want.
     """
     import worker as waypost_worker
-    from starter.settings import Settings
+    from runtime.settings import Settings
 
     extra: dict[str, Any] = {}
     tuning = getattr(waypost_worker, "WorkerTuning", None)

@@ -10,9 +10,9 @@ import asyncio
 import signal
 
 from bench.baseline import build_baseline_worker
-from starter.logs import configure_logging
-from starter.settings import Settings
-from starter.temporal import connect
+from runtime.logs import configure_logging
+from runtime.settings import Settings
+from runtime.temporal import connect
 
 
 async def run(settings: Settings) -> None:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from starter.devinfra import EmbeddedPostgres
+from devtools.infra import EmbeddedPostgres
 
 _psutil: Any = importlib.import_module("psutil")
 

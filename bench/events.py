@@ -33,12 +33,12 @@ from bench.scenarios import (
     work_items,
 )
 from bench.trace import reaction_path
-from starter.api import ApiClient
-from starter.devinfra import free_port
-from workflows.journey import CustomerJourney, journey_id
+from devtools.infra import free_port
+from starter.api.app import ApiClient
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import CustomerJourney, journey_id
 from workflows.models import Account
-from workflows.play_plan import play_workflow_id
-from workflows.state import JourneyState
+from workflows.playbook.plan import play_workflow_id
 
 PROBE_PLAY = "new_stakeholder"  # what a key contact leaving starts (policies/default.yaml)
 POLL = 0.025  # seconds between queries while a latency probe waits

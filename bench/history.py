@@ -28,12 +28,12 @@ from bench.actions import EXTERNAL, MAPPING, billable_actions
 from bench.common import CONTRACT_START, Bench, make_account
 from bench.models import HistoryResult, RunHistory
 from starter.journeys import JourneyError, complete_milestone, end_journey, start_journey
-from workflows.journey import CustomerJourney, journey_id
-from workflows.messages import SIGNALS, RenewContract
+from workflows.journey.messages import SIGNALS, RenewContract
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import CustomerJourney, journey_id
 from workflows.models import Account
 from workflows.policy import Policy
 from workflows.rules import select_track
-from workflows.state import JourneyState
 
 DAYS_A_YEAR = 365
 ADOPTION_TIMER = b"Adoption check"  # the adoption branch's timer summary (workflows/journey.py)

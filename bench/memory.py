@@ -18,7 +18,7 @@ from bench.floor import WAITER, WaiterState
 from bench.models import MemoryPoint, MemoryResult, ResumeResult
 from bench.procs import Proc
 from bench.scenarios import start_journeys
-from workflows.journey import CustomerJourney, journey_id
+from workflows.journey.workflow import CustomerJourney, journey_id
 
 WARMUP = 20
 CHUNK = 1000

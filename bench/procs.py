@@ -27,14 +27,14 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench.cpu import rss_bytes
-from starter import db
-from starter.devinfra import (
+from devtools.infra import (
     EmbeddedPostgres,
     TemporalServer,
     ensure_search_attributes,
     free_port,
     temporal_binary,
 )
+from store import db
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -220,7 +220,7 @@ async def wait_polling(client: Client, namespace: str, task_queue: str, proc: Pr
 
 def api_proc(infra: Infra, task_queue: str, port: int, token: str, secret: str) -> Proc:
     """`waypost api` on `port`, as it runs in production (its own process and inbox relay)."""
-    args = [sys.executable, "-c", "from starter.cli import main; main()", "api"]
+    args = [sys.executable, "-c", "from starter.cli.main import main; main()", "api"]
     args += ["--port", str(port)]
     env = {
         "WAYPOST_TEMPORAL_ADDRESS": infra.temporal_address,

@@ -38,8 +38,8 @@ from bench.procs import ROOT, Infra, temporal_version
 from bench.profile import Profiler
 from bench.report import notes, show, targets
 from bench.scenarios import start_throughput
-from starter.logs import configure_logging
-from starter.temporal import connect
+from runtime.logs import configure_logging
+from runtime.temporal import connect
 from worker import ensure_bytecode
 from workflows.policy import load_policy
 

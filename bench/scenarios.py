@@ -29,8 +29,8 @@ from bench.common import (
 from bench.floor import NOOP
 from bench.models import Rate, StartResult
 from starter.journeys import start_journey
-from workflows.journey import journey_id
-from workflows.messages import HealthMeasured, KeyContactChanged, UsageReported
+from workflows.journey.messages import HealthMeasured, KeyContactChanged, UsageReported
+from workflows.journey.workflow import journey_id
 from workflows.models import Account
 
 START_CONCURRENCY = 32

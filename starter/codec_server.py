@@ -29,9 +29,9 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from starter.codec import EncryptionCodec, PayloadKeyError, PayloadKeys, PayloadRefused
-from starter.devinfra import InfraError
-from starter.settings import Settings
+from devtools.infra import InfraError
+from runtime.codec import EncryptionCodec, PayloadKeyError, PayloadKeys, PayloadRefused
+from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -178,7 +178,7 @@ def main() -> None:
     """`python -m starter.codec_server` (what `waypost codec-server` runs)."""
     import argparse
 
-    from starter.logs import configure_logging
+    from runtime.logs import configure_logging
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")

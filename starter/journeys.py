@@ -18,11 +18,11 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.clock import JourneyClock
-from workflows.journey import CustomerJourney, journey_id
-from workflows.messages import SIGNALS, EndJourney, JourneyInput, MilestoneDone
+from workflows.journey.messages import SIGNALS, EndJourney, JourneyInput, MilestoneDone
+from workflows.journey.state import Completed, JourneyState
+from workflows.journey.workflow import CustomerJourney, journey_id
 from workflows.models import Account
 from workflows.policy import Policy
-from workflows.state import Completed, JourneyState
 
 REAL_DAY_SECONDS = 86400.0
 

@@ -29,10 +29,10 @@ from activities.models import TaskRow
 from activities.plays import list_tasks
 from starter.journeys import JourneyError, Started, journey_state, start_journey
 from workflows import attributes
-from workflows.journey import WORKFLOW_NAME
+from workflows.journey.state import JourneyState, TriggerRecord
+from workflows.journey.workflow import WORKFLOW_NAME
 from workflows.models import Account
 from workflows.policy import Policy
-from workflows.state import JourneyState, TriggerRecord
 
 log = structlog.get_logger(__name__)
 

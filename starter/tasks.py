@@ -10,9 +10,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.models import TaskClose, TaskRow
 from activities.plays import PlayActivities, fetch_task, list_tasks
-from starter.api import TaskNotFound
+from starter.api.app import TaskNotFound
 from starter.journeys import JourneyError
-from workflows.play_messages import TaskDone
+from workflows.playbook.messages import TaskDone
 
 
 async def mark_task_done(client: Client, pool: asyncpg.Pool, task_id: int, by: str) -> TaskRow:

@@ -24,9 +24,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from starter import db
-from starter.devinfra import EmbeddedPostgres, TemporalServer, ensure_search_attributes, free_port
-from starter.temporal import connect
+from devtools.infra import EmbeddedPostgres, TemporalServer, ensure_search_attributes, free_port
+from runtime.temporal import connect
+from store import db
 from worker import build_worker
 from workflows.models import Account
 from workflows.policy import Policy, load_policy

@@ -19,10 +19,10 @@ from temporalio.client import Client
 from starter.journeys import journey_state, send_event, start_journey
 from starter.portfolio import Filters, JourneyRow, find_journeys
 from tests.waiting import eventually
-from workflows.messages import HealthMeasured
+from workflows.journey.messages import HealthMeasured
+from workflows.journey.state import JourneyState
 from workflows.models import Account
 from workflows.policy import Policy
-from workflows.state import JourneyState
 
 # Long journey days: nothing falls due while a test looks, so what it counts stays put.
 DAY_SECONDS = 30.0

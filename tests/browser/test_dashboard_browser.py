@@ -13,10 +13,10 @@ import pytest
 from playwright.async_api import Browser, Page
 from temporalio.client import Client
 
-from starter.api import ApiConfig, create_app, running
-from starter.settings import Settings
+from runtime.settings import Settings
+from starter.api.app import ApiConfig, create_app, running
 from tests.browser.seed import DAY_SECONDS, seed_portfolio
-from workflows.journey import journey_id
+from workflows.journey.workflow import journey_id
 from workflows.models import Account
 from workflows.policy import Policy
 

@@ -20,11 +20,11 @@ import pytest
 from playwright.async_api import Browser
 from temporalio.client import Client
 
-from starter.devinfra import TemporalServer, free_port
-from starter.temporal import connect
+from devtools.infra import TemporalServer, free_port
+from runtime.temporal import connect
 from tests.browser.seed import seed_portfolio
 from worker import build_worker
-from workflows.journey import journey_id
+from workflows.journey.workflow import journey_id
 from workflows.models import Account
 from workflows.policy import Policy
 

@@ -20,19 +20,19 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from starter import inbox
-from starter.api import ApiClient, ApiConfig, TaskNotFound, create_app, running
-from starter.devinfra import TemporalServer, free_port
-from starter.inbox import relay_once
+from devtools.infra import TemporalServer, free_port
+from runtime.settings import Settings
+from runtime.temporal import connect
+from starter.api.app import ApiClient, ApiConfig, TaskNotFound, create_app, running
+from starter.ingress import inbox
+from starter.ingress.inbox import relay_once
 from starter.journeys import JourneyError, end_journey, journey_state, start_journey
-from starter.settings import Settings
-from starter.temporal import connect
 from tests.waiting import eventually
 from worker import build_worker
-from workflows.journey import journey_id
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
 from workflows.policy import Policy
-from workflows.state import JourneyState
 
 pytestmark = pytest.mark.integration
 

@@ -34,9 +34,9 @@ from schemathesis.core.result import Ok
 from schemathesis.python import asgi as schemathesis_asgi
 from schemathesis.schemas import BaseSchema
 
-from starter.api import ApiConfig, create_app
-from starter.settings import Settings
-from starter.temporal import connect
+from runtime.settings import Settings
+from runtime.temporal import connect
+from starter.api.app import ApiConfig, create_app
 from worker import build_worker
 
 pytestmark = pytest.mark.integration

@@ -24,14 +24,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities.models import OutboxMessage
 from activities.plays import list_tasks
-from starter.codec import PayloadKeys
+from runtime.codec import PayloadKeys
+from runtime.settings import Settings
+from runtime.temporal import connect
 from starter.journeys import journey_state, send_event, start_journey
-from starter.settings import Settings
-from starter.temporal import connect
 from tests.waiting import eventually
 from worker import build_worker, replay
-from workflows.journey import journey_id
-from workflows.messages import HealthMeasured, KeyContactChanged
+from workflows.journey.messages import HealthMeasured, KeyContactChanged
+from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
 from workflows.policy import Policy
 

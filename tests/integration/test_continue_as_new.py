@@ -15,18 +15,18 @@ import pytest
 from temporalio.client import Client
 
 from activities.plays import list_tasks
-from starter.devinfra import TemporalServer, ensure_search_attributes, free_port
+from devtools.infra import TemporalServer, ensure_search_attributes, free_port
+from runtime.temporal import connect
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
-from starter.temporal import connect
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
-from workflows.journey import journey_id
-from workflows.messages import HealthMeasured, KeyContactChanged, UsageReported
+from workflows.journey.messages import HealthMeasured, KeyContactChanged, UsageReported
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
 from workflows.policy import Policy
-from workflows.state import JourneyState
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from starter.api import ApiConfig, create_app
-from starter.dashboard import COOKIE, session_value
-from starter.settings import Settings
+from runtime.settings import Settings
+from starter.api.app import ApiConfig, create_app
+from starter.api.dashboard.routes import COOKIE, session_value
 from tests.browser.seed import DAY_SECONDS, Seeded, seed_portfolio
 from workflows.models import Account
 from workflows.policy import Policy

@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from starter import db
+from store import db
 
 pytestmark = pytest.mark.integration
 

@@ -24,17 +24,17 @@ from starter.journeys import (
 )
 from tests.histories import save_history
 from tests.waiting import eventually
-from workflows.journey import journey_id
-from workflows.messages import (
+from workflows.journey.messages import (
     AddRolloutStage,
     HealthMeasured,
     KeyContactChanged,
     RenewContract,
     UsageReported,
 )
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
 from workflows.policy import Policy, load_policy
-from workflows.state import JourneyState
 
 pytestmark = pytest.mark.integration
 

@@ -23,11 +23,11 @@ from starter.journeys import (
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
-from workflows.journey import journey_id
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import Account
 from workflows.policy import Policy
 from workflows.rules import select_track
-from workflows.state import JourneyState
 
 pytestmark = pytest.mark.integration
 

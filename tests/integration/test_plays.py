@@ -28,10 +28,10 @@ from starter.tasks import mark_task_done
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
-from workflows.journey import journey_id
-from workflows.messages import HealthMeasured, KeyContactChanged
+from workflows.journey.messages import HealthMeasured, KeyContactChanged
+from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
-from workflows.play_messages import FactsChanged, PlayState
+from workflows.playbook.messages import FactsChanged, PlayState
 from workflows.policy import Policy
 from workflows.rules import JourneyFacts
 

@@ -21,11 +21,11 @@ from activities.plays import list_tasks
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
 from tests.waiting import eventually
-from workflows.journey import journey_id
-from workflows.messages import KeyContactChanged
+from workflows.journey.messages import KeyContactChanged
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
 from workflows.policy import Policy
-from workflows.state import JourneyState
 
 pytestmark = pytest.mark.integration
 

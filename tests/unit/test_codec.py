@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
-from starter.codec import (
+from runtime.codec import (
     ENCODING,
     KEY_ID,
     EncryptionCodec,
@@ -27,8 +27,8 @@ from starter.codec import (
     parse_key,
     with_encryption,
 )
+from runtime.settings import Settings
 from starter.codec_server import CodecServerError, app_from_settings, create_codec_app
-from starter.settings import Settings
 from workflows.models import Account, Contact
 
 NAME, EMAIL = "Zebulon Quartermaine", "zebulon@quartermaine.example"

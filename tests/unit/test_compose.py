@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from starter.settings import Settings
+from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -169,7 +169,7 @@ def test_the_ui_reaches_the_codec_server_and_the_codec_server_allows_the_ui() ->
 
 
 def test_the_commands_exist() -> None:
-    from starter.cli import app
+    from starter.cli.main import app
 
     # Typer names a command after its function unless told otherwise.
     commands = {

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from starter.hubspot import (
+from starter.ingress.hubspot import (
     Draft,
     HubSpotEvent,
     HubSpotMapping,
@@ -20,7 +20,7 @@ from starter.hubspot import (
     link_updates,
     resolve,
 )
-from workflows.messages import SIGNALS
+from workflows.journey.messages import SIGNALS
 
 MAPPING = HubSpotMapping()
 COMPANY = ObjectRef(object_type="company", object_id="900")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.ledger import EventLedger
+from workflows.journey.ledger import EventLedger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

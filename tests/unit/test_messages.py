@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from workflows.messages import UsageReported
+from workflows.journey.messages import UsageReported
 
 AT = datetime(2026, 3, 6, 17, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from starter.converter import waypost_data_converter
-from workflows.messages import ChangePolicy, JourneyInput
+from runtime.converter import waypost_data_converter
+from workflows.journey.messages import ChangePolicy, JourneyInput
 from workflows.policy import (
     DEFAULT_ROLES,
     HealthChangedTrigger,

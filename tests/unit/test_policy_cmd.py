@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from starter.policy_cmd import policy_app
+from starter.cli.policy import policy_app
 from workflows.policy import PolicyError, load_policy
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"

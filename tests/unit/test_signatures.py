@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 
-from starter.signatures import (
+from starter.ingress.signatures import (
     SignatureError,
     hubspot_signed_uri,
     hubspot_v3_signature,

@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 
 from activities.models import TimelineRow
+from starter.api.dashboard.svg import health_spans, journey_svg, play_bars
 from starter.portfolio import PlayRecord
-from starter.svg import health_spans, journey_svg, play_bars
-from workflows.policy import Policy, load_policy
-from workflows.rules import score_health
-from workflows.state import (
+from workflows.journey.state import (
     JourneyState,
     MilestoneState,
     OpenPlay,
     RecurringState,
     TriggerRecord,
 )
+from workflows.policy import Policy, load_policy
+from workflows.rules import score_health
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "{http://www.w3.org/2000/svg}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from activities.models import TimelineRow
 from starter.portfolio import PlayRecord
 from workflows.clock import JourneyClock, midnight
-from workflows.state import JourneyState
+from workflows.journey.state import JourneyState
 
 COLOURS = {
     "green": "#2e9e5b",

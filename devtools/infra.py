@@ -32,7 +32,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
-from starter.settings import Settings
+from runtime.settings import Settings
 from workflows import attributes
 
 log = structlog.get_logger(__name__)

@@ -34,30 +34,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from activities.store import fetch_timeline
-from starter import inbox
-from starter.dashboard import DashboardConfig, dashboard_router
-from starter.hubspot import (
+from runtime.metrics import install_metrics
+from runtime.settings import Settings
+from runtime.temporal import converter_for
+from starter.api.dashboard.routes import DashboardConfig, dashboard_router
+from starter.ingress import inbox
+from starter.ingress.hubspot import (
     Draft,
     HubSpotMapping,
     HubSpotPayload,
     interpret,
     link_updates,
 )
-from starter.journeys import JourneyError, journey_state, start_journey
-from starter.metrics import install_metrics
-from starter.settings import Settings
-from starter.signatures import (
+from starter.ingress.signatures import (
     SignatureError,
     hubspot_signed_uri,
     verify_hubspot_v3,
     verify_waypost,
 )
-from starter.temporal import converter_for
-from workflows.journey import journey_id
-from workflows.messages import SIGNALS, JourneyInput
+from starter.journeys import JourneyError, journey_state, start_journey
+from workflows.journey.messages import SIGNALS, JourneyInput
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import ID_PATTERN, Account
 from workflows.policy import Policy, PolicyError, load_policy
-from workflows.state import JourneyState
 
 log = structlog.get_logger(__name__)
 
@@ -1135,8 +1135,8 @@ async def serve(
     """
     import uvicorn
 
-    from starter import db
-    from starter.devinfra import ensure_infra
+    from devtools.infra import ensure_infra
+    from store import db
 
     infra = ensure_infra(settings, start=False)
     if infra.embedded_database:
@@ -1175,7 +1175,7 @@ async def running(app: FastAPI, *, host: str = "127.0.0.1") -> AsyncIterator[str
     yields its base URL and stops it on exit."""
     import uvicorn
 
-    from starter.devinfra import free_port
+    from devtools.infra import free_port
 
     port = free_port()
     server = uvicorn.Server(
@@ -1220,7 +1220,7 @@ class ApiClient:
 
     async def send_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """POST /webhooks/events: each item `{"account_id", "kind", "event": {...}}`."""
-        from starter.signatures import waypost_signature
+        from starter.ingress.signatures import waypost_signature
 
         body = json.dumps(events, default=_iso).encode()
         ts = str(int(time.time()))

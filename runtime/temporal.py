@@ -12,9 +12,9 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
-from starter.codec import PayloadKeys, with_encryption
-from starter.converter import waypost_data_converter
-from starter.settings import Settings
+from runtime.codec import PayloadKeys, with_encryption
+from runtime.converter import waypost_data_converter
+from runtime.settings import Settings
 
 
 class _From(enum.Enum):

@@ -37,8 +37,8 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from starter.devinfra import InfraError
-from starter.settings import Settings
+from devtools.infra import InfraError
+from runtime.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

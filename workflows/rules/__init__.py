@@ -19,7 +19,16 @@ from typing import Literal
 from pydantic import Field
 
 from workflows.models import PERSONAS, Account, Persona
-from workflows.play_rules import (
+from workflows.policy import (
+    EventDrivenExpectation,
+    HealthColour,
+    MeasureKey,
+    Policy,
+    SteadyExpectation,
+    Track,
+    When,
+)
+from workflows.rules.plays import (
     AdoptionRiskEvent,
     ConditionCheck,
     FactsWatched,
@@ -38,16 +47,7 @@ from workflows.play_rules import (
     renewal_checkpoints,
     watched_by,
 )
-from workflows.policy import (
-    EventDrivenExpectation,
-    HealthColour,
-    MeasureKey,
-    Policy,
-    SteadyExpectation,
-    Track,
-    When,
-)
-from workflows.why import Fact, Result, Why, midnight, num, plural, why_record
+from workflows.rules.why import Fact, Result, Why, midnight, num, plural, why_record
 
 __all__ = [
     "AdoptionReport",

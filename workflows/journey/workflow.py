@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
     from workflows import attributes
     from workflows.clock import JourneyClock, midnight
-    from workflows.messages import (
+    from workflows.journey.messages import (
         AddRolloutStage,
         ChangePolicy,
         EndJourney,
@@ -39,16 +39,28 @@ with workflow.unsafe.imports_passed_through():
         SupportEscalated,
         UsageReported,
     )
-    from workflows.onboarding import (
+    from workflows.journey.onboarding import (
         blocked_by,
         next_timers,
         onboarding_end_day,
         plan_milestones,
         stage_of,
     )
-    from workflows.play_messages import FactsChanged, PlaybookInput, PlayEnded
-    from workflows.play_plan import play_workflow_id
-    from workflows.playbook import Playbook
+    from workflows.journey.state import (
+        Completed,
+        ContactState,
+        Incident,
+        JourneyEnded,
+        JourneyState,
+        MeasureValue,
+        MilestoneState,
+        OpenPlay,
+        RecurringState,
+        TriggerRecord,
+    )
+    from workflows.playbook.messages import FactsChanged, PlaybookInput, PlayEnded
+    from workflows.playbook.plan import play_workflow_id
+    from workflows.playbook.workflow import Playbook
     from workflows.rules import (
         AdoptionRiskEvent,
         HealthChangedEvent,
@@ -69,19 +81,7 @@ with workflow.unsafe.imports_passed_through():
         tenure_stage,
         watched_by,
     )
-    from workflows.state import (
-        Completed,
-        ContactState,
-        Incident,
-        JourneyEnded,
-        JourneyState,
-        MeasureValue,
-        MilestoneState,
-        OpenPlay,
-        RecurringState,
-        TriggerRecord,
-    )
-    from workflows.why import Why
+    from workflows.rules.why import Why
 
 WORKFLOW_NAME = "CustomerJourney"
 

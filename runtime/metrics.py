@@ -35,7 +35,7 @@ from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from activities.notify import Deliver, Outgoing
-from starter.settings import Settings
+from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -34,6 +34,8 @@ from temporalio.service import RPCError
 from activities.models import TaskRow, TimelineRow
 from activities.plays import list_tasks
 from activities.store import fetch_timeline
+from runtime.temporal import ui_link
+from starter.api.dashboard.svg import COLOURS, journey_svg
 from starter.journeys import JourneyError, journey_state
 from starter.portfolio import (
     HEALTH_COLOURS,
@@ -47,15 +49,13 @@ from starter.portfolio import (
     quarter_start,
     visibility_query,
 )
-from starter.svg import COLOURS, journey_svg
-from starter.temporal import ui_link
-from workflows.journey import journey_id
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import ID_PATTERN
 from workflows.policy import Policy, PolicyError, load_policy
-from workflows.state import JourneyState
 
 if TYPE_CHECKING:  # api.py includes this router: a runtime import would be circular
-    from starter.api import ApiConfig
+    from starter.api.app import ApiConfig
 
 log = structlog.get_logger(__name__)
 

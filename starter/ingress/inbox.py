@@ -27,9 +27,9 @@ from asyncpg.pool import PoolConnectionProxy
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from starter.hubspot import Draft, HubSpotMapping, Link, LinkUpdate, ObjectRef, resolve
+from starter.ingress.hubspot import Draft, HubSpotMapping, Link, LinkUpdate, ObjectRef, resolve
 from starter.journeys import JourneyError, send_event
-from workflows.messages import SIGNALS
+from workflows.journey.messages import SIGNALS
 from workflows.models import Account
 
 log = structlog.get_logger(__name__)

@@ -29,8 +29,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails
 
-from workflows import policy_checks as checks
 from workflows.models import Persona
+from workflows.policy import checks
 
 Touch = Literal["tech", "low", "high"]
 Owner = Literal["csm", "customer", "system"]
@@ -495,7 +495,7 @@ class PolicyError(Exception):
 def parse_policy(text: str, source: str = "<string>") -> Policy:
     """A policy from YAML text; raises PolicyError listing every problem, with line numbers."""
     # Imported here so that workflow code, which only needs the models, never imports YAML.
-    from workflows.policy_loader import parse_yaml_policy
+    from workflows.policy.loader import parse_yaml_policy
 
     return parse_yaml_policy(text, source)
 
@@ -512,6 +512,6 @@ def load_policy(path: str | Path) -> Policy:
 
 def policy_from_data(data: Any, source: str = "<data>") -> Policy:
     """A policy from already-parsed data (e.g. a JSON request body), with the same errors."""
-    from workflows.policy_loader import validate_policy_data
+    from workflows.policy.loader import validate_policy_data
 
     return validate_policy_data(data, source, nodes=None)

@@ -23,8 +23,8 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
 )
 
-from workflows.messages import JourneyInput
-from workflows.play_messages import PlaybookInput
+from workflows.journey.messages import JourneyInput
+from workflows.playbook.messages import PlaybookInput
 from workflows.policy import PINNED
 
 PINNED_INPUTS: frozenset[Any] = frozenset({JourneyInput, PlaybookInput})

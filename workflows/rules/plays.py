@@ -29,7 +29,7 @@ from workflows.policy import (
     Trigger,
     WaitUntilStep,
 )
-from workflows.why import Fact, Result, Why, num, why_record
+from workflows.rules.why import Fact, Result, Why, num, why_record
 
 
 class _Event(Result):

@@ -15,9 +15,9 @@ from temporalio.client import Client
 from activities.models import TaskRow
 from starter.journeys import Started
 from starter.portfolio import Filters, JourneyRow, list_portfolio, start_contracts, visibility_query
+from workflows.journey.state import JourneyState
 from workflows.models import Account
 from workflows.policy import Policy
-from workflows.state import JourneyState
 
 COLOUR = {"done": "green", "overdue": "red", "pending": "yellow"}
 HEALTH = {"green": "green", "yellow": "yellow", "red": "red", "unscored": "dim"}

@@ -22,8 +22,12 @@ from temporalio.client import Client
 
 from activities.plays import list_tasks
 from activities.store import fetch_timeline
-from starter import db
-from starter.devinfra import DevInfra, InfraError, ensure_infra, stop_embedded
+from devtools.infra import DevInfra, InfraError, ensure_infra, stop_embedded
+from runtime.logs import configure_logging
+from runtime.settings import Settings
+from runtime.temporal import connect, ui_link
+from starter.cli.policy import policy_app
+from starter.cli.views import print_status, show_list, start_with_progress
 from starter.journeys import (
     JourneyError,
     complete_milestone,
@@ -31,8 +35,6 @@ from starter.journeys import (
     send_event,
     start_journey,
 )
-from starter.logs import configure_logging
-from starter.policy_cmd import policy_app
 from starter.portfolio import (
     ContractsError,
     FilterError,
@@ -40,12 +42,10 @@ from starter.portfolio import (
     load_contracts,
     visibility_query,
 )
-from starter.settings import Settings
 from starter.tasks import PlayTaskStore, mark_task_done
-from starter.temporal import connect, ui_link
-from starter.views import print_status, show_list, start_with_progress
-from workflows.journey import journey_id
-from workflows.messages import SIGNALS
+from store import db
+from workflows.journey.messages import SIGNALS
+from workflows.journey.workflow import journey_id
 from workflows.models import Account
 from workflows.policy import Policy, PolicyError, load_policy
 
@@ -181,7 +181,7 @@ def api_cmd(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the HTTP API (contracts, CRM webhooks, journeys, tasks) and its inbox relay."""
-    from starter.api import serve
+    from starter.api.app import serve
 
     settings = _settings()
     _run(serve(settings, host=host, port=port, tasks=PlayTaskStore))
@@ -527,7 +527,7 @@ def demo(
     verbose: Annotated[bool, typer.Option(help="Show the worker's logs too.")] = False,
 ) -> None:
     """Run sample journeys in compressed time and show where each ended up."""
-    from starter.demo import run_demo
+    from devtools.demo import run_demo
 
     settings = _settings()
     if not verbose:

@@ -23,9 +23,11 @@ from temporalio.client import Client
 
 from activities.notify import deliver_to_log, run_relay
 from activities.plays import list_tasks
-from starter import db
-from starter.api import ApiClient, ApiConfig, create_app, running
-from starter.devinfra import ensure_infra
+from devtools.infra import ensure_infra
+from runtime.settings import Settings
+from runtime.temporal import connect, ui_link
+from starter.api.app import ApiClient, ApiConfig, create_app, running
+from starter.cli.views import print_status
 from starter.journeys import (
     JourneyError,
     complete_milestone,
@@ -35,15 +37,13 @@ from starter.journeys import (
     send_event,
     start_journey,
 )
-from starter.settings import Settings
-from starter.temporal import connect, ui_link
-from starter.views import print_status
-from workflows.journey import journey_id
-from workflows.messages import SIGNALS
+from store import db
+from workflows.journey.messages import SIGNALS
+from workflows.journey.state import JourneyState
+from workflows.journey.workflow import journey_id
 from workflows.models import Account
 from workflows.policy import Policy
 from workflows.rules import select_track
-from workflows.state import JourneyState
 
 
 def will_complete(account_index: int, milestone_index: int) -> bool:

@@ -4,8 +4,8 @@ milestone, the stage a journey is in, and the timers it waits on next."""
 from __future__ import annotations
 
 from workflows.clock import JourneyClock
+from workflows.journey.state import JourneyState, MilestoneState, NextTimer
 from workflows.policy import Track
-from workflows.state import JourneyState, MilestoneState, NextTimer
 
 
 def plan_milestones(track: Track, clock: JourneyClock) -> list[MilestoneState]:

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from workflows.policy import Play, Template
 from workflows.rules import JourneyFacts
-from workflows.why import Why
+from workflows.rules.why import Why
 
 
 class PlaybookInput(BaseModel):

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.plays import PlayActivities
     from activities.store import StoreActivities
     from workflows.clock import JourneyClock
-    from workflows.play_messages import (
+    from workflows.playbook.messages import (
         FactsChanged,
         PlaybookInput,
         PlayEnded,
@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         StepState,
         TaskDone,
     )
-    from workflows.play_plan import render
+    from workflows.playbook.plan import render
     from workflows.policy import EscalateStep, NotifyStep, TaskStep, WaitUntilStep
     from workflows.rules import JourneyFacts, check_condition
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.ledger import EventLedger
+from workflows.journey.ledger import EventLedger
 from workflows.models import Persona
 from workflows.rules import (
     AdoptionReport,
@@ -21,7 +21,7 @@ from workflows.rules import (
     PlayRun,
     Tenure,
 )
-from workflows.why import Why
+from workflows.rules.why import Why
 
 MilestoneStatus = Literal["pending", "done", "overdue"]
 

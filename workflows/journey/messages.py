@@ -18,9 +18,9 @@ from pydantic import (
     field_validator,
 )
 
+from workflows.journey.state import JourneyState
 from workflows.models import ID_PATTERN, Account, Persona
 from workflows.policy import MeasureKey, Policy
-from workflows.state import JourneyState
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
 
