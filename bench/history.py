@@ -28,6 +28,7 @@ from bench.actions import EXTERNAL, MAPPING, billable_actions
 from bench.common import CONTRACT_START, Bench, make_account
 from bench.models import HistoryResult, RunHistory
 from starter.journeys import JourneyError, complete_milestone, end_journey, start_journey
+from workflows.journey import names
 from workflows.journey.messages import SIGNALS, RenewContract
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import CustomerJourney, journey_id
@@ -66,7 +67,7 @@ def script(account: Account, policy: Policy, years: int) -> list[Step]:
             ]
             for persona, active in USAGE_DAYS.items()
         }
-        steps.append(Step(7 * week - 1.5, "usage_reported", (("by_persona", by_persona),)))
+        steps.append(Step(7 * week - 1.5, names.USAGE_REPORTED, (("by_persona", by_persona),)))
     for month in range(1, years * 12 + 1):
         measure = "support" if month % 2 else "sentiment"
         value = 30 if month % 40 == 20 else 85 + month % 7  # a dip to yellow every 40 months
@@ -74,7 +75,7 @@ def script(account: Account, policy: Policy, years: int) -> list[Step]:
         steps.append(
             Step(
                 month * 30.4 - 10,
-                "health_measured",
+                names.HEALTH_MEASURED,
                 (("measure", measure), ("value", value), ("note", note)),
             )
         )
@@ -83,7 +84,7 @@ def script(account: Account, policy: Policy, years: int) -> list[Step]:
         steps.append(
             Step(
                 year * DAYS_A_YEAR - 120,
-                "key_contact_changed",
+                names.KEY_CONTACT_CHANGED,
                 (("contact_id", contact), ("change", "joined"), ("persona", "champion")),
             )
         )
@@ -122,7 +123,7 @@ async def drive(
                 await complete_milestone(client, account.account_id, fields["key"], by="bench")
             elif step.kind == "renew":
                 await handle.execute_update(
-                    "renew_contract", RenewContract(contract_end=fields["contract_end"])
+                    names.RENEW_CONTRACT, RenewContract(contract_end=fields["contract_end"])
                 )
             else:
                 event_id = f"hist-{account.account_id}-{n}"

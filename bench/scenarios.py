@@ -29,6 +29,7 @@ from bench.common import (
 from bench.floor import NOOP
 from bench.models import Rate, StartResult
 from starter.journeys import start_journey
+from workflows.journey import names
 from workflows.journey.messages import HealthMeasured, KeyContactChanged, UsageReported
 from workflows.journey.workflow import journey_id
 from workflows.models import Account
@@ -200,7 +201,7 @@ def crm_event(tag: str, send: Send, account: Account) -> tuple[str, BaseModel]:
     event_id = f"bench-{tag}-{send.seq}"
     now = datetime.now(UTC)
     if send.probe:
-        return "key_contact_changed", KeyContactChanged(
+        return names.KEY_CONTACT_CHANGED, KeyContactChanged(
             event_id=event_id,
             occurred_at=now,
             contact_id=f"{account.account_id}-champ",
@@ -209,7 +210,7 @@ def crm_event(tag: str, send: Send, account: Account) -> tuple[str, BaseModel]:
         )
     if send.seq % 10 < 3:
         measure = "support" if send.seq % 2 else "sentiment"
-        return "health_measured", HealthMeasured(
+        return names.HEALTH_MEASURED, HealthMeasured(
             event_id=event_id,
             occurred_at=now,
             measure=measure,
@@ -217,7 +218,7 @@ def crm_event(tag: str, send: Send, account: Account) -> tuple[str, BaseModel]:
             note="bench",
         )
     persona = ("admin", "champion", "end_user")[send.seq % 3]
-    return "usage_reported", UsageReported(event_id=event_id, occurred_at=now, persona=persona)
+    return names.USAGE_REPORTED, UsageReported(event_id=event_id, occurred_at=now, persona=persona)
 
 
 async def paced(plan: list[Send], rate: float, send: Callable[[Send], Awaitable[None]]) -> float:

@@ -38,6 +38,7 @@ from starter.journeys import (
     start_journey,
 )
 from store import db
+from workflows.journey import names
 from workflows.journey.messages import SIGNALS
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
@@ -146,8 +147,8 @@ def crm_script(accounts: list[Account], horizon: int = DEMO_DAYS) -> list[Script
     script: list[Scripted] = []
     for i, a in enumerate(accounts):
         script += [
-            Scripted(0, a.account_id, "health_measured", {"measure": "support", "value": 85}),
-            Scripted(0, a.account_id, "health_measured", {"measure": "sentiment", "value": 80}),
+            Scripted(0, a.account_id, names.HEALTH_MEASURED, {"measure": "support", "value": 85}),
+            Scripted(0, a.account_id, names.HEALTH_MEASURED, {"measure": "sentiment", "value": 80}),
         ]
         if i % 4 == 1:  # support collapses: green → yellow starts health_recovery at once
             note = "3 escalations in 30 days"
@@ -155,14 +156,14 @@ def crm_script(accounts: list[Account], horizon: int = DEMO_DAYS) -> list[Script
                 Scripted(
                     10,
                     a.account_id,
-                    "health_measured",
+                    names.HEALTH_MEASURED,
                     {"measure": "support", "value": 30, "note": note},
                 )
             )
             if i % 8 == 1:  # ... and recovers: the play exits, its tasks resolved by exit
                 script.append(
                     Scripted(
-                        40, a.account_id, "health_measured", {"measure": "support", "value": 90}
+                        40, a.account_id, names.HEALTH_MEASURED, {"measure": "support", "value": 90}
                     )
                 )
         if i % 5 != 4:  # most customers use the product as their personas should
@@ -180,7 +181,7 @@ def crm_script(accounts: list[Account], horizon: int = DEMO_DAYS) -> list[Script
                     for persona, every in (("admin", 1), ("champion", 2), ("end_user", 3))
                 }
                 script.append(
-                    Scripted(sent, a.account_id, "usage_reported", {"by_persona": by_persona})
+                    Scripted(sent, a.account_id, names.USAGE_REPORTED, {"by_persona": by_persona})
                 )
         champion = next((c for c in a.contacts if c.persona == "champion"), None)
         if i % 6 == 2 and champion:  # the champion leaves: new_stakeholder, escalated at day 33
@@ -188,7 +189,7 @@ def crm_script(accounts: list[Account], horizon: int = DEMO_DAYS) -> list[Script
                 Scripted(
                     5,
                     a.account_id,
-                    "key_contact_changed",
+                    names.KEY_CONTACT_CHANGED,
                     {"contact_id": champion.contact_id, "change": "left", "persona": "champion"},
                 )
             )
@@ -197,7 +198,7 @@ def crm_script(accounts: list[Account], horizon: int = DEMO_DAYS) -> list[Script
                 Scripted(
                     15,
                     a.account_id,
-                    "support_escalated",
+                    names.SUPPORT_ESCALATED,
                     {"ticket_id": f"t-{i}", "severity": "high"},
                 )
             )
@@ -229,9 +230,9 @@ async def _play_script(
         webhook = [
             {"account_id": e.account_id, "kind": e.kind, "event": ev.model_dump(mode="json")}
             for e, ev in batch
-            if e.kind != "usage_reported" and e.day > 0
+            if e.kind != names.USAGE_REPORTED and e.day > 0
         ]
-        direct = [(e, ev) for e, ev in batch if e.kind == "usage_reported" or e.day == 0]
+        direct = [(e, ev) for e, ev in batch if e.kind == names.USAGE_REPORTED or e.day == 0]
         if webhook:  # a CRM does not wait on us: the script goes on while the API answers
             posted.append(asyncio.create_task(api.send_events(webhook)))
         await asyncio.gather(*(send_event(client, e.account_id, e.kind, ev) for e, ev in direct))

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.clock import JourneyClock
+from workflows.journey import names
 from workflows.journey.messages import SIGNALS, EndJourney, JourneyInput, MilestoneDone
 from workflows.journey.state import Completed, JourneyState
 from workflows.journey.workflow import CustomerJourney, journey_id
@@ -123,7 +124,7 @@ async def complete_milestone(
     try:
         # By name: the SDK's typing of async update methods trips mypy (result is a coroutine).
         done: Completed = await handle.execute_update(
-            "complete_milestone", MilestoneDone(key=key, by=by), result_type=Completed
+            names.COMPLETE_MILESTONE, MilestoneDone(key=key, by=by), result_type=Completed
         )
         return done
     except WorkflowUpdateFailedError as err:
@@ -136,7 +137,7 @@ async def end_journey(client: Client, account_id: str, outcome: str, reason: str
     handle = await _running_handle(client, account_id)
     try:
         ended: JourneyState = await handle.execute_update(
-            "end_journey",
+            names.END_JOURNEY,
             EndJourney.model_validate({"outcome": outcome, "reason": reason}),
             result_type=JourneyState,
         )

@@ -12,6 +12,7 @@ from activities.models import TaskClose, TaskRow
 from activities.plays import PlayActivities, fetch_task, list_tasks
 from starter.api.app import TaskNotFound
 from starter.journeys import JourneyError
+from workflows.playbook import names as play_names
 from workflows.playbook.messages import TaskDone
 
 
@@ -24,7 +25,7 @@ async def mark_task_done(client: Client, pool: asyncpg.Pool, task_id: int, by: s
         return task
     try:
         play = client.get_workflow_handle(task.play_id)
-        await play.signal("task_done", TaskDone(task_id=task_id, by=by))
+        await play.signal(play_names.TASK_DONE, TaskDone(task_id=task_id, by=by))
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise

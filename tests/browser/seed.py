@@ -19,6 +19,7 @@ from temporalio.client import Client
 from starter.journeys import journey_state, send_event, start_journey
 from starter.portfolio import Filters, JourneyRow, find_journeys
 from tests.waiting import eventually
+from workflows.journey import names
 from workflows.journey.messages import HealthMeasured
 from workflows.journey.state import JourneyState
 from workflows.models import Account
@@ -79,10 +80,10 @@ async def seed_portfolio(
     then["red"] = (10.0, "outage, 9 escalations")
     for role, value in first.items():
         event = _measured(value, None, t0)
-        await send_event(client, roles[role].account_id, "health_measured", event)
+        await send_event(client, roles[role].account_id, names.HEALTH_MEASURED, event)
     for role, (value, note) in then.items():
         later = _measured(value, note, t0 + timedelta(seconds=1))
-        await send_event(client, roles[role].account_id, "health_measured", later)
+        await send_event(client, roles[role].account_id, names.HEALTH_MEASURED, later)
     expected = {"yellow_1": "yellow", "yellow_2": "yellow", "green": "green", "red": "red"}
     seeded.colours = {a.account_id: expected.get(r, "unscored") for r, a in roles.items()}
 

@@ -30,6 +30,7 @@ from runtime.temporal import connect
 from starter.journeys import journey_state, send_event, start_journey
 from tests.waiting import eventually
 from worker import build_worker, replay
+from workflows.journey import names
 from workflows.journey.messages import HealthMeasured, KeyContactChanged
 from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
@@ -124,7 +125,7 @@ async def test_with_a_key_the_server_holds_no_name_or_email(
             encrypted.client, account, policy, task_queue=task_queue, day_seconds=5.0
         )
         await send_event(
-            encrypted.client, account.account_id, "key_contact_changed", _left(contact)
+            encrypted.client, account.account_id, names.KEY_CONTACT_CHANGED, _left(contact)
         )
         # The play renders messages with the account's and the contact's names: payloads
         # through the journey, the play and their activities all carry personal data.
@@ -189,7 +190,7 @@ async def test_plaintext_sent_without_the_key_is_refused(
             measure="support",
             value=0,
         )
-        await intruder.get_workflow_handle(wid).signal("health_measured", forged)
+        await intruder.get_workflow_handle(wid).signal(names.HEALTH_MEASURED, forged)
 
         failed = await eventually(
             lambda: _task_failures(encrypted.client, wid),
@@ -239,7 +240,7 @@ async def test_failure_messages_are_stored_encrypted(
             encrypted.client, account, policy, task_queue=task_queue, day_seconds=5.0
         )
         await send_event(
-            encrypted.client, account.account_id, "key_contact_changed", _left(contact)
+            encrypted.client, account.account_id, names.KEY_CONTACT_CHANGED, _left(contact)
         )
         await eventually(
             lambda: _statuses(encrypted.client, play_id),

@@ -22,6 +22,7 @@ from starter.tasks import mark_task_done
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
+from workflows.journey import names
 from workflows.journey.messages import HealthMeasured, KeyContactChanged, UsageReported
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
@@ -59,12 +60,12 @@ async def test_events_during_continue_as_new_are_applied_exactly_once(
     account = make_account()
     t0 = datetime.now(UTC)
     usage = [
-        ("usage_reported", UsageReported(event_id=f"u{i}", occurred_at=t0, persona="admin"))
+        (names.USAGE_REPORTED, UsageReported(event_id=f"u{i}", occurred_at=t0, persona="admin"))
         for i in range(40)
     ]
     health = [
         (
-            "health_measured",
+            names.HEALTH_MEASURED,
             HealthMeasured(
                 event_id=f"h{i}",
                 occurred_at=t0 + timedelta(seconds=i),
@@ -127,7 +128,7 @@ async def test_a_play_running_across_continue_as_new_reports_to_the_new_run(
         await send_event(
             client,
             account.account_id,
-            "key_contact_changed",
+            names.KEY_CONTACT_CHANGED,
             KeyContactChanged(
                 event_id="left-1",
                 occurred_at=datetime.now(UTC),
@@ -149,7 +150,7 @@ async def test_a_play_running_across_continue_as_new_reports_to_the_new_run(
                     send_event(
                         client,
                         account.account_id,
-                        "usage_reported",
+                        names.USAGE_REPORTED,
                         UsageReported(event_id=f"u{i + j}", occurred_at=t0, persona="champion"),
                     )
                     for j in range(10)

@@ -24,6 +24,7 @@ from starter.journeys import (
 )
 from tests.histories import save_history
 from tests.waiting import eventually
+from workflows.journey import names
 from workflows.journey.messages import (
     AddRolloutStage,
     HealthMeasured,
@@ -77,7 +78,7 @@ async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incid
             await send_event(
                 client,
                 account.account_id,
-                "health_measured",
+                names.HEALTH_MEASURED,
                 HealthMeasured(
                     event_id=_event_id(),
                     occurred_at=datetime.now(UTC),
@@ -93,7 +94,7 @@ async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incid
         await send_event(
             client,
             busy.account_id,
-            "usage_reported",
+            names.USAGE_REPORTED,
             UsageReported(event_id=_event_id(), occurred_at=_real(state, d, day), persona="admin"),
         )
 
@@ -138,7 +139,7 @@ async def test_a_weekly_rollup_reports_every_persona_in_one_signal(
         occurred_at=datetime.now(UTC),
         by_persona={"admin": week, "end_user": week[:1]},
     )
-    await send_event(client, account.account_id, "usage_reported", rollup)
+    await send_event(client, account.account_id, names.USAGE_REPORTED, rollup)
     state = await eventually(
         lambda: _state(client, account), lambda s: s.ledger.applied == 1, what="the rollup"
     )
@@ -205,7 +206,7 @@ async def test_enterprise_rollout_gains_a_stage_mid_onboarding(
     handle = client.get_workflow_handle(journey_id(account.account_id))
     new_end = end_before + 60
     after: JourneyState = await handle.execute_update(
-        "add_rollout_stage",
+        names.ADD_ROLLOUT_STAGE,
         AddRolloutStage(key="wave_emea", title="EMEA wave", due_days=new_end, seats=800),
         result_type=JourneyState,
     )
@@ -217,7 +218,7 @@ async def test_enterprise_rollout_gains_a_stage_mid_onboarding(
 
     with pytest.raises(Exception) as dup:
         await handle.execute_update(
-            "add_rollout_stage",
+            names.ADD_ROLLOUT_STAGE,
             AddRolloutStage(key="wave_emea", title="Again", due_days=new_end),
             result_type=JourneyState,
         )
@@ -241,7 +242,9 @@ async def test_validators_refuse_a_renewal_in_the_past_and_a_blocked_milestone(
 
     with pytest.raises(Exception) as past:
         await handle.execute_update(
-            "renew_contract", RenewContract(contract_end=date(2020, 1, 1)), result_type=JourneyState
+            names.RENEW_CONTRACT,
+            RenewContract(contract_end=date(2020, 1, 1)),
+            result_type=JourneyState,
         )
     assert getattr(past.value.__cause__, "type", None) == "RenewalInPast"
 
@@ -252,7 +255,7 @@ async def test_validators_refuse_a_renewal_in_the_past_and_a_blocked_milestone(
     assert blocked.after[0] in str(refused.value)
 
     renewed: JourneyState = await handle.execute_update(
-        "renew_contract", RenewContract(contract_end=date(2031, 1, 1)), result_type=JourneyState
+        names.RENEW_CONTRACT, RenewContract(contract_end=date(2031, 1, 1)), result_type=JourneyState
     )
     assert renewed.contract_end == date(2031, 1, 1)
     await end_journey(client, account.account_id, "ended", "test over")
@@ -265,7 +268,7 @@ def _event_stream(contact: str) -> list[tuple[str, HealthMeasured | KeyContactCh
     for i, value in enumerate([80, 35, 60, 20, 75, 90]):
         stream.append(
             (
-                "health_measured",
+                names.HEALTH_MEASURED,
                 HealthMeasured(
                     event_id=f"support-{i}",
                     occurred_at=t0 + timedelta(hours=i),
@@ -277,7 +280,7 @@ def _event_stream(contact: str) -> list[tuple[str, HealthMeasured | KeyContactCh
     for i, change in enumerate(["left", "joined", "left"]):
         stream.append(
             (
-                "key_contact_changed",
+                names.KEY_CONTACT_CHANGED,
                 KeyContactChanged(
                     event_id=f"contact-{i}",
                     occurred_at=t0 + timedelta(hours=i, minutes=30),
@@ -340,7 +343,7 @@ async def test_health_attribute_finds_the_yellow_accounts(
             await send_event(
                 client,
                 account.account_id,
-                "health_measured",
+                names.HEALTH_MEASURED,
                 HealthMeasured(
                     event_id=_event_id(),
                     occurred_at=datetime.now(UTC),

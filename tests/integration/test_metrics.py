@@ -26,6 +26,7 @@ from runtime.settings import Settings
 from starter.api.app import create_app, running
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from tests.waiting import eventually
+from workflows.journey import names
 from workflows.journey.messages import HealthMeasured, KeyContactChanged
 from workflows.models import Account, Contact
 from workflows.policy import Policy
@@ -119,11 +120,11 @@ async def test_the_worker_exports_sdk_metrics_and_waypost_counters(
     now = datetime.now(UTC)
     fresh = _health("support", 80, now, event_id="crm-1")
     events = [
-        ("health_measured", fresh),
-        ("health_measured", fresh),  # redelivered: a duplicate
-        ("health_measured", _health("support", 10, now - timedelta(days=1))),  # older: stale
+        (names.HEALTH_MEASURED, fresh),
+        (names.HEALTH_MEASURED, fresh),  # redelivered: a duplicate
+        (names.HEALTH_MEASURED, _health("support", 10, now - timedelta(days=1))),  # older: stale
         (
-            "key_contact_changed",
+            names.KEY_CONTACT_CHANGED,
             KeyContactChanged(
                 event_id=uuid.uuid4().hex,
                 occurred_at=now,

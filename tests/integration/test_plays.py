@@ -28,9 +28,11 @@ from starter.tasks import mark_task_done
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
+from workflows.journey import names
 from workflows.journey.messages import HealthMeasured, KeyContactChanged
 from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
+from workflows.playbook import names as play_names
 from workflows.playbook.messages import FactsChanged, PlayState
 from workflows.policy import Policy
 from workflows.rules import JourneyFacts
@@ -83,7 +85,7 @@ async def _outbox(pool: asyncpg.Pool, account: Account) -> list[asyncpg.Record]:
 
 async def _play_state(client: Client, play_id: str) -> PlayState:
     state: PlayState = await client.get_workflow_handle(play_id).query(
-        "state", result_type=PlayState
+        play_names.STATE, result_type=PlayState
     )
     return state
 
@@ -98,7 +100,7 @@ async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
 ) -> None:
     account = make_account(contacts=_champion("k"))
     await start_journey(client, account, policy, task_queue=task_queue, day_seconds=0.05)
-    await send_event(client, account.account_id, "key_contact_changed", _left("k-champion"))
+    await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, _left("k-champion"))
 
     state = await eventually(
         lambda: journey_state(client, account.account_id), lambda s: bool(s.open_plays)
@@ -174,8 +176,8 @@ async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
     account = make_account()
     await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
     for m in ("support", "sentiment"):
-        await send_event(client, account.account_id, "health_measured", _measure(m, 90))
-    await send_event(client, account.account_id, "health_measured", _measure("support", 20))
+        await send_event(client, account.account_id, names.HEALTH_MEASURED, _measure(m, 90))
+    await send_event(client, account.account_id, names.HEALTH_MEASURED, _measure("support", 20))
 
     state = await eventually(
         lambda: journey_state(client, account.account_id), lambda s: bool(s.open_plays)
@@ -191,7 +193,7 @@ async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
     # the journey does not tell the play (a signal is a billed action).
     first = min((m for m in state.milestones if not m.after), key=lambda m: m.due_day)
     await complete_milestone(client, account.account_id, first.key)
-    await send_event(client, account.account_id, "health_measured", _measure("support", 95))
+    await send_event(client, account.account_id, names.HEALTH_MEASURED, _measure("support", 95))
     state = await eventually(
         lambda: journey_state(client, account.account_id),
         lambda s: not s.open_plays,
@@ -233,7 +235,7 @@ async def _facts_signals(client: Client, workflow_id: str) -> list[JourneyFacts]
     async for e in client.get_workflow_handle(workflow_id).fetch_history_events():
         attrs = e.signal_external_workflow_execution_initiated_event_attributes
         if e.HasField("signal_external_workflow_execution_initiated_event_attributes") and (
-            attrs.signal_name == "journey_facts"
+            attrs.signal_name == play_names.JOURNEY_FACTS
         ):
             [changed] = await client.data_converter.decode(attrs.input.payloads, [FactsChanged])
             told.append(changed.facts)
@@ -254,7 +256,7 @@ async def test_the_same_trigger_five_times_runs_one_play(
     # Two redeliveries of one event, and three retries of the change under new event ids.
     events = [first, first, first] + [_left("f-champion") for _ in range(2)]
     for e in events:
-        await send_event(client, account.account_id, "key_contact_changed", e)
+        await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, e)
 
     state = await eventually(
         lambda: journey_state(client, account.account_id),
@@ -290,7 +292,7 @@ async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
     first = worker_process()
     play_id = f"play-{account.account_id}-new_stakeholder-w-champion"
     await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
-    await send_event(client, account.account_id, "key_contact_changed", _left("w-champion"))
+    await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, _left("w-champion"))
     await eventually(
         lambda: _tasks(pool, account, play_id),
         lambda ts: len(ts) >= 1,
@@ -347,7 +349,7 @@ async def test_a_task_done_before_its_play_sees_it_created_is_kept(
         client, pool, task_queue, replace={"create_task": create_then_done_at_once}
     ):
         await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
-        await send_event(client, account.account_id, "key_contact_changed", _left("q-champion"))
+        await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, _left("q-champion"))
         await eventually(
             lambda: journey_state(client, account.account_id), lambda s: play_id in s.open_plays
         )

@@ -25,6 +25,7 @@ from starter.api.app import running
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
 from tests.waiting import eventually
+from workflows.journey import names
 from workflows.journey.messages import KeyContactChanged
 from workflows.models import Account, Contact
 from workflows.policy import Policy
@@ -115,7 +116,7 @@ async def test_sigterm_mid_activity_and_mid_delivery_loses_and_doubles_nothing(
         await send_event(
             client,
             account.account_id,
-            "key_contact_changed",
+            names.KEY_CONTACT_CHANGED,
             KeyContactChanged(
                 event_id=uuid.uuid4().hex,
                 occurred_at=datetime.now(UTC),

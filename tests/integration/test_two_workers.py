@@ -21,6 +21,7 @@ from activities.plays import list_tasks
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
 from tests.waiting import eventually
+from workflows.journey import names
 from workflows.journey.messages import KeyContactChanged
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
@@ -97,7 +98,7 @@ async def test_two_workers_share_the_load_and_lose_nothing_when_one_is_killed(
         await send_event(
             client,
             account.account_id,
-            "key_contact_changed",
+            names.KEY_CONTACT_CHANGED,
             KeyContactChanged(
                 event_id=uuid.uuid4().hex,
                 occurred_at=datetime.now(UTC),

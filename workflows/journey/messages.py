@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 
+from workflows.journey import names
 from workflows.journey.state import JourneyState
 from workflows.models import ID_PATTERN, Account, Persona
 from workflows.policy import MeasureKey, Policy
@@ -140,12 +141,14 @@ ExternalEvent = (
     UsageReported | IncidentReported | HealthMeasured | KeyContactChanged | SupportEscalated
 )
 
+# The external events a journey takes, by signal name: callers look a kind up here to
+# validate an event before signalling it.
 SIGNALS: dict[str, type[_Event]] = {
-    "usage_reported": UsageReported,
-    "incident_reported": IncidentReported,
-    "health_measured": HealthMeasured,
-    "key_contact_changed": KeyContactChanged,
-    "support_escalated": SupportEscalated,
+    names.USAGE_REPORTED: UsageReported,
+    names.INCIDENT_REPORTED: IncidentReported,
+    names.HEALTH_MEASURED: HealthMeasured,
+    names.KEY_CONTACT_CHANGED: KeyContactChanged,
+    names.SUPPORT_ESCALATED: SupportEscalated,
 }
 
 
