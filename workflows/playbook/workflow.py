@@ -8,12 +8,9 @@ end by signalling the journey's workflow id.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -24,11 +21,12 @@ with workflow.unsafe.imports_passed_through():
         TaskClose,
         TasksClose,
         TaskSpec,
-        TimelineEntry,
     )
     from activities.plays import PlayActivities
-    from activities.store import StoreActivities
     from workflows.clock import JourneyClock
+    from workflows.journey import names as journey_names
+    from workflows.playbook import names, patches
+    from workflows.playbook.effects import PlayEffects
     from workflows.playbook.messages import (
         FactsChanged,
         PlaybookInput,
@@ -41,23 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policy import EscalateStep, NotifyStep, TaskStep, WaitUntilStep
     from workflows.rules import JourneyFacts, check_condition
 
-WORKFLOW_NAME = "Playbook"
-ArgT = TypeVar("ArgT")
-ResultT = TypeVar("ResultT")
-
-EFFECT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["InvalidTask"],
-)
-EFFECT_TIMEOUT = timedelta(seconds=30)
-# Plays before this dropped a task_done that came before create_task's result, and then
-# waited for that task forever.
-EARLY_DONE_PATCH = "task-done-before-created"
-# Plays before this wrote their start, their end and each task resolved by exit as separate
-# activities; now each is one (one transaction, one billed action).
-MERGED_EFFECTS_PATCH = "play-effects-merged"
+WORKFLOW_NAME = names.WORKFLOW
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -66,6 +48,7 @@ class Playbook:
     def __init__(self, start: PlaybookInput) -> None:
         self._in = start
         self._clock = JourneyClock(workflow.now(), start.journey_time, start.day_seconds)
+        self._fx = PlayEffects(start, self._clock)
         self._state = PlayState(
             play_id=start.play_id,
             play=start.play.key,
@@ -83,9 +66,11 @@ class Playbook:
     @workflow.run
     async def run(self, start: PlaybookInput) -> PlayState:
         state = self._state
-        self._merged = workflow.patched(MERGED_EFFECTS_PATCH)
-        started = self._entry("play_started", None, f"{start.play.title}: {start.trigger_summary}")
-        await self._effect(
+        self._merged = workflow.patched(patches.MERGED_EFFECTS)
+        started = self._fx.entry(
+            "play_started", None, f"{start.play.title}: {start.trigger_summary}"
+        )
+        await self._fx.run(
             PlayActivities.record_play_started,
             PlayStarted(
                 play_id=start.play_id,
@@ -102,7 +87,7 @@ class Playbook:
             "Record play started",
         )
         if not self._merged:
-            await self._timeline("play_started", None, started.summary)
+            await self._fx.timeline("play_started", None, started.summary)
         # Every wait in the steps also wakes on exit, so the steps stop at the next await
         # instead of being cancelled mid-write.
         await self._run_steps()
@@ -117,11 +102,6 @@ class Playbook:
             state.ended_reason = "all steps and tasks done"
         await self._finish()
         return state
-
-    def _key(self) -> str:
-        """Names this run's effects: a later run of the same play id (the same cause, after
-        its cooldown) writes its own rows, while a retry of this run writes none twice."""
-        return f"{self._in.play_id}/{workflow.info().run_id}"
 
     def _open(self) -> dict[int, str]:
         return {t: s for t, s in self._state.open_tasks.items() if t not in self._done_tasks}
@@ -170,7 +150,7 @@ class Playbook:
         except TimeoutError:
             st.status = "timed_out"
             st.note = check_condition(step.condition, self._facts()).reason
-            await self._timeline("play_wait_timed_out", step.key, f"{step.key}: {st.note}")
+            await self._fx.timeline("play_wait_timed_out", step.key, f"{step.key}: {st.note}")
 
     async def _escalate(self, step: EscalateStep, st: StepState) -> None:
         watched = next(s for s in self._state.steps if s.key == step.if_not_done)
@@ -190,7 +170,7 @@ class Playbook:
         if step.template:
             await self._notify(step.key, step.to, step.template, task=title, due=step.sla_days)
         st.status = "escalated"
-        await self._timeline(
+        await self._fx.timeline(
             "play_escalated", step.key, f"{self._in.play.title}: {title} → {step.to}"
         )
 
@@ -198,10 +178,10 @@ class Playbook:
         self, key: str, title: str, role: str, due_days: float, escalation_of: int | None = None
     ) -> int:
         now = workflow.now()
-        row = await self._effect(
+        row = await self._fx.run(
             PlayActivities.create_task,
             TaskSpec(
-                idempotency_key=f"{self._key()}/{key}",
+                idempotency_key=f"{self._fx.key()}/{key}",
                 play_id=self._in.play_id,
                 account_id=self._in.account_id,
                 step=key,
@@ -238,10 +218,10 @@ class Playbook:
             "play": self._in.play.title,
         }
         subject, body = render(template, values)
-        await self._effect(
+        await self._fx.run(
             PlayActivities.queue_message,
             OutboxMessage(
-                idempotency_key=f"{self._key()}/{key}/{to}",
+                idempotency_key=f"{self._fx.key()}/{key}/{to}",
                 play_id=self._in.play_id,
                 account_id=self._in.account_id,
                 recipient=to,
@@ -251,14 +231,14 @@ class Playbook:
             f"Message to {to}: {template_key}",
         )
 
-    @workflow.signal(name="task_done")
+    @workflow.signal(name=names.TASK_DONE)
     async def task_done(self, done: TaskDone) -> None:
         key = self._state.open_tasks.get(done.task_id)
         if key is None:
             # The row exists once create_task commits, so a CSM can finish the task before
             # this play sees the activity's result (and signal handlers run first in an
             # activation). Keep it for _task; an id that never comes is not ours.
-            if workflow.patched(EARLY_DONE_PATCH):
+            if workflow.patched(patches.EARLY_DONE):
                 self._done_early[done.task_id] = done
             return
         if done.task_id in self._done_tasks:
@@ -270,21 +250,21 @@ class Playbook:
         for st in self._state.steps:
             if st.task_id == done.task_id and st.status in ("pending", "running"):
                 st.status = "done"
-        await self._effect(
+        await self._fx.run(
             PlayActivities.close_task,
             TaskClose(task_id=done.task_id, status="done", by=done.by),
             f"Close task {key}",
         )
 
-    @workflow.signal(name="journey_facts")
+    @workflow.signal(name=names.JOURNEY_FACTS)
     def journey_facts(self, changed: FactsChanged) -> None:
         self._state.facts = changed.facts
 
-    @workflow.query(name="state")
+    @workflow.query(name=names.STATE)
     def state(self) -> PlayState:
         return self._state
 
-    @workflow.signal(name="stop")
+    @workflow.signal(name=names.STOP)
     def stop(self, reason: str) -> None:
         """The journey ended (churned, or closed): nothing left to play for."""
         self._stopped = reason
@@ -293,8 +273,13 @@ class Playbook:
         cond = self._in.play.exit_when
         if self._stopped is not None:
             reason = f"stopped: {self._stopped}"
+        elif cond is None:
+            raise ApplicationError(
+                "exiting with neither a stop nor an exit condition",
+                type="InvariantBroken",
+                non_retryable=True,
+            )
         else:
-            assert cond is not None
             reason = f"exit condition met: {check_condition(cond, self._facts()).reason}"
         self._state.status = "exited"
         self._state.ended_reason = reason
@@ -302,7 +287,7 @@ class Playbook:
         if self._merged:
             if still_open:
                 self._done_tasks.update(still_open)
-                await self._effect(
+                await self._fx.run(
                     PlayActivities.close_tasks,
                     TasksClose(task_ids=list(still_open), status="resolved_by_exit", by=reason),
                     f"Resolve {', '.join(still_open.values())} by exit",
@@ -310,7 +295,7 @@ class Playbook:
             return
         for task_id, key in still_open.items():
             self._done_tasks.add(task_id)
-            await self._effect(
+            await self._fx.run(
                 PlayActivities.close_task,
                 TaskClose(task_id=task_id, status="resolved_by_exit", by=reason),
                 f"Resolve task {key} by exit",
@@ -320,10 +305,10 @@ class Playbook:
         state, now = self._state, workflow.now()
         await workflow.wait_condition(workflow.all_handlers_finished)
         outcome = state.ended_reason or state.status
-        ended_entry = self._entry(
+        ended_entry = self._fx.entry(
             "play_ended", state.status, f"{state.title} {state.status}: {outcome}"
         )
-        await self._effect(
+        await self._fx.run(
             PlayActivities.record_play_finished,
             PlayFinished(
                 play_id=state.play_id,
@@ -336,8 +321,11 @@ class Playbook:
             "Record play finished",
         )
         if not self._merged:
-            await self._timeline("play_ended", state.status, ended_entry.summary)
-        assert state.status != "running"
+            await self._fx.timeline("play_ended", state.status, ended_entry.summary)
+        if state.status == "running":
+            raise ApplicationError(
+                "finishing a play that has not ended", type="InvariantBroken", non_retryable=True
+            )
         journey = workflow.get_external_workflow_handle(self._in.journey_workflow_id)
         ended = PlayEnded(
             play_id=state.play_id,
@@ -349,37 +337,7 @@ class Playbook:
             at=now,
         )
         try:
-            await journey.signal("play_ended", ended)
+            await journey.signal(journey_names.PLAY_ENDED, ended)
         except FailureError:
             # The journey has ended since; the play's end is in Postgres all the same.
             workflow.logger.info("journey gone; play end not signalled")
-
-    async def _timeline(self, kind: str, subject: str | None, summary: str) -> None:
-        await self._record(self._entry(kind, subject, summary))
-
-    def _entry(self, kind: str, subject: str | None, summary: str) -> TimelineEntry:
-        return TimelineEntry(
-            idempotency_key=f"{self._key()}/{kind}/{subject or '-'}",
-            account_id=self._in.account_id,
-            workflow_id=self._in.play_id,
-            kind=kind,
-            subject=subject,
-            summary=summary,
-            occurred_at=self._clock.at(workflow.now()),
-        )
-
-    async def _record(self, entry: TimelineEntry) -> None:
-        await self._effect(
-            StoreActivities.record_timeline, entry, f"Timeline: {entry.summary}"[:200]
-        )
-
-    async def _effect(
-        self, fn: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT, summary: str
-    ) -> ResultT:
-        return await workflow.execute_activity_method(
-            fn,
-            arg,
-            start_to_close_timeout=EFFECT_TIMEOUT,
-            retry_policy=EFFECT_RETRY,
-            summary=summary[:200],
-        )
