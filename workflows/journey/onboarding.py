@@ -1,11 +1,55 @@
-"""Pure onboarding and outlook arithmetic the journey calls: milestone plans, what blocks a
-milestone, the stage a journey is in, and the timers it waits on next."""
+"""Pure onboarding and outlook arithmetic the journey calls: a new journey's state and
+milestone plan, what blocks a milestone, the stage a journey is in, and the timers it waits on
+next."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from workflows.clock import JourneyClock
-from workflows.journey.state import JourneyState, MilestoneState, NextTimer
+from workflows.journey.messages import JourneyInput
+from workflows.journey.state import (
+    ContactState,
+    JourneyState,
+    MilestoneState,
+    NextTimer,
+    RecurringState,
+)
 from workflows.policy import Track
+from workflows.rules import select_track
+
+
+def new_state(start: JourneyInput, now: datetime) -> JourneyState:
+    """A new journey's state as of `now`: its track (and why), milestones and contacts."""
+    account = start.account
+    choice = select_track(account, start.policy)
+    epoch = start.epoch or now
+    clock = JourneyClock(now, epoch, start.day_seconds)
+    return JourneyState(
+        account_id=account.account_id,
+        segment=account.segment,
+        tier=account.tier,
+        csm=account.csm,
+        contract_start=account.contract_start,
+        contract_end=account.contract_end,
+        policy_name=start.policy.name,
+        policy_version=start.policy.version,
+        track=choice.track.key,
+        track_reason=choice.reason,
+        touch=choice.track.touch,
+        day_seconds=start.day_seconds,
+        started_at=now,
+        epoch=epoch,
+        milestones=plan_milestones(choice.track, clock),
+        recurring=[
+            RecurringState(key=r.key, title=r.title, owner=r.owner, every_days=r.every_days)
+            for r in start.policy.maturity.recurring
+        ],
+        contacts=[
+            ContactState(contact_id=c.contact_id, persona=c.persona, key=c.key)
+            for c in account.contacts
+        ],
+    )
 
 
 def plan_milestones(track: Track, clock: JourneyClock) -> list[MilestoneState]:
