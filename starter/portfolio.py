@@ -29,8 +29,8 @@ from activities.models import TaskRow
 from activities.plays import list_tasks
 from starter.journeys import JourneyError, Started, journey_state, start_journey
 from workflows import attributes
+from workflows.journey.names import WORKFLOW as WORKFLOW_NAME
 from workflows.journey.state import JourneyState, TriggerRecord
-from workflows.journey.workflow import WORKFLOW_NAME
 from workflows.models import Account
 from workflows.policy import Policy
 
