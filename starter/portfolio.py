@@ -9,34 +9,34 @@ search attributes cannot say (the next due item, why health last changed) asks e
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import asyncpg
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from activities.models import TaskRow
 from activities.plays import list_tasks
-from starter.journeys import JourneyError, Started, journey_state, start_journey
+from starter.journeys import JourneyError, journey_state
 from workflows import attributes
 from workflows.journey.names import WORKFLOW as WORKFLOW_NAME
 from workflows.journey.state import JourneyState, TriggerRecord
-from workflows.models import Account
-from workflows.policy import Policy
+from workflows.policy import HealthColour, Policy
 
 log = structlog.get_logger(__name__)
 
-HEALTH_COLOURS = ("green", "yellow", "red", "unscored")
+# The health vocabulary of the portfolio and the dashboard, defined once: the policy's colours
+# (best first: the grid's column order) and "unscored" (no measure yet, as the state says).
+Health = Literal[HealthColour, "unscored"]
+HEALTH_COLOURS: tuple[Health, ...] = get_args(Health)
+UNSCORED: Health = "unscored"
 RENEWAL_HORIZON_DAYS = 90
 # Filter values go into a visibility query; refusing anything but plain words keeps quoting
 # out of the question (no value can close its string and add a clause).
@@ -74,7 +74,7 @@ def visibility_query(f: Filters) -> str:
         clauses.append("ExecutionStatus = 'Running'")
     if f.task_queue:
         clauses.append(f"TaskQueue = {_quoted('task_queue', f.task_queue)}")
-    if f.health == "unscored":
+    if f.health == UNSCORED:
         clauses.append(f"{attributes.HEALTH.name} IS NULL")
     elif f.health is not None:
         if f.health not in HEALTH_COLOURS:
@@ -112,7 +112,7 @@ class JourneyRow(BaseModel):
     segment: str | None = None
     tier: str | None = None
     stage: str | None = None
-    health: str = "unscored"
+    health: str = UNSCORED
     csm: str | None = None
     renewal_date: date | None = None
     open_plays: int = 0
@@ -146,7 +146,7 @@ def row_from_execution(wf: WorkflowExecution) -> JourneyRow:
         segment=sa.get(attributes.SEGMENT),
         tier=sa.get(attributes.TIER),
         stage=sa.get(attributes.STAGE),
-        health=sa.get(attributes.HEALTH) or "unscored",
+        health=sa.get(attributes.HEALTH) or UNSCORED,
         csm=sa.get(attributes.CSM),
         renewal_date=renewal.date() if renewal else None,
         open_plays=sa.get(attributes.OPEN_PLAYS) or 0,
@@ -248,12 +248,14 @@ async def list_portfolio(
     return sorted(rows, key=_list_order), truncated
 
 
-_SEVERITY = {"red": 0, "yellow": 1, "green": 2, "unscored": 3}
+# Worst first; unscored after green: nothing says it needs anyone yet.
+_WORST_FIRST = (*reversed(get_args(HealthColour)), UNSCORED)
+_SEVERITY: dict[str, int] = {colour: rank for rank, colour in enumerate(_WORST_FIRST)}
 
 
 def _list_order(r: JourneyRow) -> tuple[int, str, str]:
     """Worst health first: the accounts that need someone come first."""
-    return (_SEVERITY.get(r.health, 4), r.segment or "", r.account_id)
+    return (_SEVERITY.get(r.health, len(_SEVERITY)), r.segment or "", r.account_id)
 
 
 def quarter_start(d: date) -> date:
@@ -304,7 +306,7 @@ def summarise(
     contracts that end within `horizon_days` of each journey's own today."""
     present = {r.stage or "unknown" for r in rows}
     stages = [s for s in order if s in present] + sorted(present - set(order))
-    grid = {s: dict.fromkeys(HEALTH_COLOURS, 0) for s in stages}
+    grid: dict[str, dict[str, int]] = {s: dict.fromkeys(HEALTH_COLOURS, 0) for s in stages}
     for r in rows:
         grid[r.stage or "unknown"][r.health] += 1
     totals = {h: sum(grid[s][h] for s in stages) for h in HEALTH_COLOURS}
@@ -385,119 +387,3 @@ async def fetch_plays(pool: asyncpg.Pool, account_id: str) -> list[PlayRecord]:
     return [
         PlayRecord.model_validate({**r, "why_record": json.loads(r["why_record"])}) for r in rows
     ]
-
-
-# ---- starting journeys from a CSV of contracts ---------------------------------------------------
-
-
-class ContractsError(ValueError):
-    """The CSV cannot be used; `errors` says where, one `line N, field: problem` each."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(f"{len(errors)} problem(s) in the contracts file")
-        self.errors = errors
-
-
-_REQUIRED = [name for name, field in Account.model_fields.items() if field.is_required()]
-
-
-def read_contracts(text: str) -> list[Account]:
-    """Accounts from a CSV whose columns are Account's fields.
-
-    `add_ons` is a JSON list or `;`-separated; `contacts` (optional) a JSON array of contacts.
-    Every problem is collected, so a file is fixed in one go, not one error at a time.
-    """
-    reader = csv.DictReader(io.StringIO(text), restkey="(extra cells)")
-    header = [h.strip() for h in reader.fieldnames or []]
-    errors = [f"header: missing column '{c}'" for c in _REQUIRED if c not in header]
-    errors += [
-        f"header: unknown column '{c}' (known: {', '.join(Account.model_fields)})"
-        for c in header
-        if c not in Account.model_fields
-    ]
-    if errors:
-        raise ContractsError(errors)
-    accounts: list[Account] = []
-    seen: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        if "(extra cells)" in raw:
-            errors.append(f"line {line}: more cells than columns")
-            continue
-        data: dict[str, Any] = {
-            k.strip(): v.strip() for k, v in raw.items() if v is not None and v.strip()
-        }
-        try:
-            if "add_ons" in data:
-                data["add_ons"] = _list_cell(data["add_ons"])
-            if "contacts" in data:
-                data["contacts"] = json.loads(data["contacts"])
-        except json.JSONDecodeError as err:
-            errors.append(f"line {line}: a JSON cell is not JSON ({err.msg})")
-            continue
-        try:
-            account = Account.model_validate(data)
-        except ValidationError as err:
-            errors += [
-                f"line {line}, {'.'.join(str(p) for p in e['loc']) or '(row)'}: {e['msg']}"
-                for e in err.errors(include_url=False)
-            ]
-            continue
-        if account.account_id in seen:
-            errors.append(
-                f"line {line}: account_id '{account.account_id}' is already on line "
-                f"{seen[account.account_id]}"
-            )
-            continue
-        seen[account.account_id] = line
-        accounts.append(account)
-    if errors:
-        raise ContractsError(errors)
-    if not accounts:
-        raise ContractsError(["the file has a header but no contracts"])
-    return accounts
-
-
-def load_contracts(path: Path) -> list[Account]:
-    """`read_contracts` on a file (a spreadsheet's UTF-8 byte-order mark is fine)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ContractsError([f"{path}: {err}"]) from None
-    return read_contracts(text)
-
-
-def _list_cell(cell: str) -> list[str]:
-    if cell.startswith("["):
-        values = json.loads(cell)
-        return [str(v) for v in values] if isinstance(values, list) else [str(values)]
-    return [part.strip() for part in cell.split(";") if part.strip()]
-
-
-async def start_contracts(
-    client: Client,
-    accounts: list[Account],
-    policy: Policy,
-    *,
-    task_queue: str,
-    day_seconds: float,
-    concurrency: int = 8,
-    on_started: Callable[[Started], None] | None = None,
-) -> list[Started]:
-    """Start (or find) each account's journey, a few at a time; results in file order.
-
-    `start_journey` is idempotent per account, so running the same file again starts none
-    twice: it reports those as already running.
-    """
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(account: Account) -> Started:
-        async with gate:
-            started = await start_journey(
-                client, account, policy, task_queue=task_queue, day_seconds=day_seconds
-            )
-        if on_started is not None:
-            on_started(started)
-        return started
-
-    return list(await asyncio.gather(*(one(a) for a in accounts)))

@@ -28,6 +28,7 @@ from runtime.settings import Settings
 from runtime.temporal import connect, ui_link
 from starter.cli.policy import policy_app
 from starter.cli.views import print_status, show_list, start_with_progress
+from starter.contracts import ContractsError, load_contracts
 from starter.journeys import (
     JourneyError,
     complete_milestone,
@@ -35,13 +36,7 @@ from starter.journeys import (
     send_event,
     start_journey,
 )
-from starter.portfolio import (
-    ContractsError,
-    FilterError,
-    Filters,
-    load_contracts,
-    visibility_query,
-)
+from starter.portfolio import FilterError, Filters, visibility_query
 from starter.tasks import PlayTaskStore, mark_task_done
 from store import db
 from workflows.journey.messages import SIGNALS

@@ -13,8 +13,9 @@ from rich.text import Text
 from temporalio.client import Client
 
 from activities.models import TaskRow
+from starter.contracts import start_contracts
 from starter.journeys import Started
-from starter.portfolio import Filters, JourneyRow, list_portfolio, start_contracts, visibility_query
+from starter.portfolio import Filters, JourneyRow, list_portfolio, visibility_query
 from workflows.journey.state import JourneyState
 from workflows.models import Account
 from workflows.policy import Policy

@@ -9,13 +9,13 @@ Row status: pending → delivered | parked (no journey or no CRM link yet; retri
 backoff and at once when the contract is posted) | rejected_closed (the journey ended; never
 retried) | failed (cannot become a signal; never retried). Transient errors (Temporal away) keep a
 row pending with `attempts`, `last_error` and a backoff.
+
+The SQL is `store.inbox`; the loop around `deliver` is `starter.ingress.relay`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,22 +23,39 @@ from typing import Any
 
 import asyncpg
 import structlog
-from asyncpg.pool import PoolConnectionProxy
 from pydantic import ValidationError
 from temporalio.client import Client
 
+from starter.ingress import relay
 from starter.ingress.hubspot import Draft, HubSpotMapping, Link, LinkUpdate, ObjectRef, resolve
 from starter.journeys import JourneyError, send_event
+from store import inbox as store
+from store.errors import DB_ERRORS
 from workflows.journey.messages import SIGNALS
 from workflows.models import Account
+
+# DB_ERRORS: callers (the API) catch what this module's calls raise when Postgres is away.
+__all__ = [
+    "DB_ERRORS",
+    "SOURCE_EVENTS",
+    "SOURCE_HUBSPOT",
+    "Incoming",
+    "Outcome",
+    "Recorded",
+    "deliver",
+    "link_hubspot",
+    "parked_backoff",
+    "record",
+    "record_reject",
+    "relay_once",
+    "run_relay",
+    "transient_backoff",
+]
 
 log = structlog.get_logger(__name__)
 
 SOURCE_HUBSPOT = "hubspot"
 SOURCE_EVENTS = "events"
-Conn = asyncpg.Connection | PoolConnectionProxy
-# Postgres away or a connection lost mid-query: what callers treat as "could not write".
-DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,9 @@ def parked_backoff(attempts: int) -> float:
     return float(min(30 * 2 ** min(attempts, 20), 3600))
 
 
+# ---- accepting: what arrives is written before anything else ------------------------------------
+
+
 async def record(
     pool: asyncpg.Pool, items: Sequence[Incoming], links: Sequence[LinkUpdate] = ()
 ) -> list[Recorded]:
@@ -98,46 +118,38 @@ async def record(
     out: list[Recorded] = []
     async with pool.acquire() as conn, conn.transaction():
         for update in links:
-            await _upsert_link(conn, update)
-        for item in items:
-            status = "ignored" if item.ignored else "pending"
-            row = await conn.fetchrow(
-                """INSERT INTO inbox_events
-                       (source, event_id, account_id, ref_type, ref_id, kind, payload, raw,
-                        status, last_error, occurred_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11)
-                   ON CONFLICT (source, event_id) DO NOTHING
-                   RETURNING id, status, last_error""",
-                item.source,
-                item.event_id,
-                item.account_id,
-                item.ref.object_type if item.ref else None,
-                item.ref.object_id if item.ref else None,
-                item.kind,
-                json.dumps(item.payload),
-                json.dumps(item.raw),
-                status,
-                item.ignored,
-                item.occurred_at,
+            await store.learn_link(
+                conn,
+                SOURCE_HUBSPOT,
+                update.ref.object_type,
+                update.ref.object_id,
+                company_id=update.company_id,
+                persona=update.persona,
             )
-            duplicate = row is None
-            if row is None:
-                row = await conn.fetchrow(
-                    """SELECT id, status, last_error FROM inbox_events
-                        WHERE source = $1 AND event_id = $2""",
-                    item.source,
-                    item.event_id,
-                )
-                assert row is not None  # it conflicted, so it is there
+        for item in items:
+            row = await store.insert_event(
+                conn,
+                source=item.source,
+                event_id=item.event_id,
+                account_id=item.account_id,
+                ref_type=item.ref.object_type if item.ref else None,
+                ref_id=item.ref.object_id if item.ref else None,
+                kind=item.kind,
+                payload=item.payload,
+                raw=item.raw,
+                status="ignored" if item.ignored else "pending",
+                last_error=item.ignored,
+                occurred_at=item.occurred_at,
+            )
             out.append(
                 Recorded(
-                    id=row["id"],
+                    id=row.id,
                     event_id=item.event_id,
                     account_id=item.account_id,
                     kind=item.kind,
-                    status=row["status"],
-                    duplicate=duplicate,
-                    note=row["last_error"],
+                    status=row.status,
+                    duplicate=row.duplicate,
+                    note=row.last_error,
                 )
             )
     return out
@@ -152,18 +164,9 @@ async def record_reject(
     body: bytes,
 ) -> None:
     """Keep a signed request that could not be read, for a human to look at."""
-    detail = detail.replace("\x00", "\\u0000")  # Postgres text holds no NUL
-    fields = [{k: v.replace("\x00", "\\u0000") for k, v in f.items()} for f in fields]
-    async with pool.acquire() as conn:
-        await conn.execute(
-            """INSERT INTO inbox_rejects (source, error, detail, fields, body)
-               VALUES ($1, $2, $3, $4::jsonb, $5)""",
-            source,
-            error,
-            detail,
-            json.dumps(fields),
-            body,
-        )
+    await store.insert_reject(
+        pool, source=source, error=error, detail=detail, fields=fields, body=body
+    )
 
 
 async def link_hubspot(
@@ -172,71 +175,19 @@ async def link_hubspot(
     """Link a HubSpot company to an account, and HubSpot contacts to the account's contacts."""
     personas = {c.contact_id: c.persona for c in account.contacts}
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            """INSERT INTO crm_links (source, object_type, object_id, account_id)
-               VALUES ($1, 'company', $2, $3)
-               ON CONFLICT (source, object_type, object_id)
-               DO UPDATE SET account_id = EXCLUDED.account_id, updated_at = now()""",
-            SOURCE_HUBSPOT,
-            company_id,
-            account.account_id,
-        )
+        await store.link_company(conn, SOURCE_HUBSPOT, company_id, account.account_id)
         for hubspot_id, contact_id in contacts.items():
-            await conn.execute(
-                """INSERT INTO crm_links
-                       (source, object_type, object_id, company_id, contact_id, persona)
-                   VALUES ($1, 'contact', $2, $3, $4, $5)
-                   ON CONFLICT (source, object_type, object_id)
-                   DO UPDATE SET company_id = EXCLUDED.company_id,
-                                 contact_id = EXCLUDED.contact_id,
-                                 persona = EXCLUDED.persona, updated_at = now()""",
+            await store.link_contact(
+                conn,
                 SOURCE_HUBSPOT,
                 hubspot_id,
-                company_id,
-                contact_id,
-                personas.get(contact_id),
+                company_id=company_id,
+                contact_id=contact_id,
+                persona=personas.get(contact_id),
             )
 
 
-async def _upsert_link(conn: Conn, update: LinkUpdate) -> None:
-    await conn.execute(
-        """INSERT INTO crm_links (source, object_type, object_id, company_id, persona)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (source, object_type, object_id) DO UPDATE SET
-               company_id = COALESCE(EXCLUDED.company_id, crm_links.company_id),
-               persona = COALESCE(EXCLUDED.persona, crm_links.persona),
-               updated_at = now()""",
-        SOURCE_HUBSPOT,
-        update.ref.object_type,
-        update.ref.object_id,
-        update.company_id,
-        update.persona,
-    )
-
-
-async def _links_for(conn: Conn, ref: ObjectRef) -> dict[ObjectRef, Link]:
-    """The object's own link and its company's, for `hubspot.resolve`."""
-    rows = await conn.fetch(
-        """SELECT object_type, object_id, account_id, company_id, contact_id, persona
-             FROM crm_links
-            WHERE source = $1
-              AND ((object_type = $2 AND object_id = $3)
-                   OR (object_type = 'company' AND object_id = (
-                         SELECT company_id FROM crm_links
-                          WHERE source = $1 AND object_type = $2 AND object_id = $3)))""",
-        SOURCE_HUBSPOT,
-        ref.object_type,
-        ref.object_id,
-    )
-    return {
-        ObjectRef(object_type=r["object_type"], object_id=r["object_id"]): Link(
-            account_id=r["account_id"],
-            company_id=r["company_id"],
-            contact_id=r["contact_id"],
-            persona=r["persona"],
-        )
-        for r in rows
-    }
+# ---- delivering: open rows become signals -------------------------------------------------------
 
 
 async def deliver(
@@ -258,28 +209,17 @@ async def deliver(
     pass is enough to know it, and the rest wait for the next pass.
     """
     mapping = mapping or HubSpotMapping()
-    conds = ["status IN ('pending', 'parked')"]
-    params: list[Any] = []
-    if not ignore_backoff:
-        conds.append("next_attempt_at <= now()")
-    if ids is not None:
-        params.append(list(ids))
-        conds.append(f"id = ANY(${len(params)}::bigint[])")
-    if account_ids is not None:
-        params.append(list(account_ids))
-        cond = f"account_id = ANY(${len(params)}::text[])"
-        conds.append(f"({cond} OR account_id IS NULL)" if unresolved else cond)
-    params.append(limit)
-    query = f"""SELECT id, source, event_id, account_id, ref_type, ref_id, kind, payload,
-                       attempts
-                  FROM inbox_events
-                 WHERE {" AND ".join(conds)}
-                 ORDER BY occurred_at, id
-                 LIMIT ${len(params)}
-                 FOR UPDATE SKIP LOCKED"""
     outcomes: list[Outcome] = []
     async with pool.acquire() as conn, conn.transaction():
-        for row in await conn.fetch(query, *params):
+        claimed = await store.claim_open(
+            conn,
+            ids=ids,
+            account_ids=account_ids,
+            unresolved=unresolved,
+            limit=limit,
+            ignore_backoff=ignore_backoff,
+        )
+        for row in claimed:
             outcome = await _deliver_row(conn, client, row, send_timeout, mapping)
             outcomes.append(outcome)
             if outcome.status == "pending":
@@ -320,52 +260,41 @@ async def run_relay(
     send_timeout: float = 5.0,
     mapping: HubSpotMapping | None = None,
 ) -> None:
-    """Deliver due rows until `stop` is set; a full batch is followed at once by the next."""
-    log.info("inbox relay running", interval=interval)
-    while not stop.is_set():
-        busy = False
-        try:
-            outcomes = await deliver(pool, client, send_timeout=send_timeout, mapping=mapping)
-            busy = bool(outcomes) and all(o.status != "pending" for o in outcomes)
-        except DB_ERRORS as err:
-            log.warning("inbox relay could not reach Postgres", error=str(err))
-        if not busy:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
-    log.info("inbox relay stopped")
+    """Deliver due rows until `stop` is set; a pass that got through its rows (none left
+    pending by a transient failure) is followed at once by the next."""
+
+    async def one_pass() -> bool:
+        outcomes = await deliver(pool, client, send_timeout=send_timeout, mapping=mapping)
+        return bool(outcomes) and all(o.status != "pending" for o in outcomes)
+
+    await relay.relay(one_pass, stop=stop, interval=interval)
 
 
 async def _deliver_row(
-    conn: Conn,
+    conn: store.Conn,
     client: Client,
-    row: asyncpg.Record,
+    row: store.ClaimedEvent,
     send_timeout: float,
     mapping: HubSpotMapping,
 ) -> Outcome:
-    row_id, event_id, kind = row["id"], row["event_id"], row["kind"]
-    account_id: str | None = row["account_id"]
-    fields: dict[str, Any] = json.loads(row["payload"])
-    attempts = row["attempts"] + 1
-    bound = log.bind(inbox_id=row_id, event_id=event_id, kind=kind, source=row["source"])
+    kind, account_id, fields = row.kind, row.account_id, row.payload
+    attempts = row.attempts + 1
+    bound = log.bind(inbox_id=row.id, event_id=row.event_id, kind=kind, source=row.source)
 
     async def settle(status: str, detail: str | None, retry_in: float | None = None) -> Outcome:
-        await conn.execute(
-            """UPDATE inbox_events
-                  SET status = $2, attempts = $3, last_error = $4, account_id = $5,
-                      next_attempt_at = now() + make_interval(secs => $6),
-                      delivered_at = CASE WHEN $2 = 'delivered' THEN now() END
-                WHERE id = $1""",
-            row_id,
-            status,
-            attempts,
-            detail,
-            account_id,
-            retry_in or 0.0,
+        await store.settle_event(
+            conn,
+            row.id,
+            status=status,
+            attempts=attempts,
+            last_error=detail,
+            account_id=account_id,
+            retry_in=retry_in or 0.0,
         )
-        return Outcome(row_id, event_id, account_id, kind, status, detail)
+        return Outcome(row.id, row.event_id, account_id, kind, status, detail)
 
     if account_id is None:
-        ref = ObjectRef(object_type=row["ref_type"], object_id=row["ref_id"])
+        ref = ObjectRef.model_validate({"object_type": row.ref_type, "object_id": row.ref_id})
         resolved = resolve(
             Draft(kind=kind, ref=ref, fields=fields), await _links_for(conn, ref), mapping
         )
@@ -375,8 +304,7 @@ async def _deliver_row(
         account_id, fields = resolved.account_id, resolved.fields
     bound = bound.bind(account_id=account_id)
 
-    model = SIGNALS.get(kind)
-    if model is None:
+    if kind is None or (model := SIGNALS.get(kind)) is None:
         return await settle("failed", f"'{kind}' is not a journey signal")
     try:
         event = model.model_validate(fields)
@@ -404,3 +332,21 @@ async def _deliver_row(
         return await settle("pending", detail, transient_backoff(attempts))
     bound.info("inbox event delivered")
     return await settle("delivered", None)
+
+
+async def _links_for(conn: store.Conn, ref: ObjectRef) -> dict[ObjectRef, Link]:
+    """The object's own link and its company's, for `hubspot.resolve`."""
+    rows = await store.links_around(conn, SOURCE_HUBSPOT, ref.object_type, ref.object_id)
+    return {
+        ObjectRef.model_validate({"object_type": r.object_type, "object_id": r.object_id}): (
+            Link.model_validate(
+                {
+                    "account_id": r.account_id,
+                    "company_id": r.company_id,
+                    "contact_id": r.contact_id,
+                    "persona": r.persona,
+                }
+            )
+        )
+        for r in rows
+    }

@@ -8,14 +8,13 @@ from datetime import UTC, date, datetime
 import pytest
 
 from activities.models import TaskRow
+from starter.contracts import ContractsError, read_contracts
 from starter.portfolio import (
-    ContractsError,
     FilterError,
     Filters,
     JourneyRow,
     changed_since,
     quarter_start,
-    read_contracts,
     summarise,
     visibility_query,
 )

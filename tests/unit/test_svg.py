@@ -6,15 +6,19 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from activities.models import TimelineRow
-from starter.api.dashboard.svg import health_spans, journey_svg, play_bars
-from starter.portfolio import PlayRecord
+from starter.api.dashboard.marks import health_spans, play_bars
+from starter.api.dashboard.palette import HEALTH_FILLS, STATUS_FILLS
+from starter.api.dashboard.svg import journey_svg
+from starter.portfolio import HEALTH_COLOURS, PlayRecord
 from workflows.journey.state import (
     JourneyState,
     MilestoneState,
+    MilestoneStatus,
     OpenPlay,
     RecurringState,
     TriggerRecord,
@@ -238,3 +242,9 @@ def test_any_text_is_escaped(policy: Policy) -> None:
     text = journey_svg(state)
     assert "<script>" not in text
     _svg(text)
+
+
+def test_every_health_colour_and_milestone_status_has_a_fill() -> None:
+    # A word without a fill would be drawn in the unscored grey (or fail a page's template).
+    assert list(HEALTH_FILLS) == list(HEALTH_COLOURS)
+    assert set(STATUS_FILLS) == set(get_args(MilestoneStatus))

@@ -35,7 +35,8 @@ from activities.models import TaskRow, TimelineRow
 from activities.plays import list_tasks
 from activities.store import fetch_timeline
 from runtime.temporal import ui_link
-from starter.api.dashboard.svg import COLOURS, journey_svg
+from starter.api.dashboard.palette import COLOURS
+from starter.api.dashboard.svg import journey_svg
 from starter.journeys import JourneyError, journey_state
 from starter.portfolio import (
     HEALTH_COLOURS,
