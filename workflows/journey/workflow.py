@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.playbook.messages import FactsChanged, PlaybookInput, PlayEnded
     from workflows.playbook.plan import play_workflow_id
     from workflows.playbook.workflow import Playbook
+    from workflows.policy import check_policy
     from workflows.rules import (
         AdoptionRiskEvent,
         HealthChangedEvent,
@@ -684,6 +685,12 @@ class CustomerJourney:
                 f"policy {change.policy.name} v{change.policy.version} is not newer than "
                 f"v{self._policy.version}",
                 type="StalePolicy",
+            )
+        # Decoding the update checked its fields; whether they agree is checked here, once.
+        if issues := check_policy(change.policy):
+            raise ApplicationError(
+                f"policy {change.policy.label} is invalid: {'; '.join(map(str, issues))}",
+                type="InvalidPolicy",
             )
 
     @workflow.query(name="state")
