@@ -414,6 +414,24 @@ def test_references_to_milestones_and_clashing_recurring_keys() -> None:
     ]
 
 
+def test_a_broken_item_is_named_once_not_judged_again_by_what_is_left() -> None:
+    """The checks run on what could be read, but do not judge a section without the item that
+    could not be read: the weights left do not sum to one, a step refers to the broken one."""
+    data = minimal()
+    data["health"] = {
+        "measures": [{"key": "adoption", "weight": 0.6}, {"key": "support", "weight": "heavy"}]
+    }
+    steps = data["plays"][0]["steps"]
+    steps[0]["due_days"] = "soon"
+    steps.append(
+        {"kind": "escalate", "key": "up", "if_not_done": "call", "sla_days": 3, "to": "csm"}
+    )
+    assert errors_of(data) == [  # in file order: plays come first in this file
+        "plays.rescue.steps.call.due_days: must be a number (got 'soon')",
+        "health.measures.support.weight: must be a number (got 'heavy')",
+    ]
+
+
 def test_duplicate_keys_are_shown_by_index() -> None:
     data = minimal()
     data["plays"].append(data["plays"][0])

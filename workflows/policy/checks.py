@@ -5,32 +5,30 @@ templates, milestones and earlier steps. These run where a policy enters Waypost
 the API, a journey's `change_policy` update), never when a worker decodes a payload: a policy
 pinned into a journey's input was checked when it entered.
 
-Every check reads the policy as written (`reading`), so the loader can run them on a file whose
-fields are also broken and report all of it at once; `check_policy` runs them on a model.
 Pure and import-safe inside the workflow sandbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from pydantic import BaseModel
 
 from workflows.models import PERSONAS
 from workflows.policy.errors import PolicyIssue
-from workflows.policy.fields import DEFAULT_ROLES
-from workflows.policy.models import GREEN, HYSTERESIS, LOOKBACK_DAYS, YELLOW, Policy
-from workflows.policy.reading import (
-    Data,
-    Found,
-    Loc,
-    duplicates,
-    items,
-    mapping,
-    number,
-    shown_path,
-    text,
-    texts,
-    unique,
-    unknown,
+from workflows.policy.models import (
+    EscalateStep,
+    EventDrivenExpectation,
+    HealthChangedTrigger,
+    MilestoneOverdueTrigger,
+    MilestonesComplete,
+    NotifyStep,
+    Play,
+    Policy,
+    StepsDone,
+    TaskStep,
+    WaitUntilStep,
 )
 from workflows.policy.sections import (
     event_driven_problems,
@@ -41,70 +39,83 @@ from workflows.policy.sections import (
     thresholds_problems,
     track_problems,
 )
+from workflows.policy.wording import Found, Loc, duplicates, shown_path, unique, unknown
+
+
+class Reading(Protocol):
+    """How much of a policy could be read. The loader reads a file whose fields are broken
+    as far as it can (`lenient`), and the checks judge only what was read whole: a section that
+    lost a field to its default, or lost items, would otherwise be judged on what is not there."""
+
+    @property
+    def unreadable(self) -> Collection[str]:
+        """Names (keys) of the items that could not be read at all: a reference to one is
+        not also reported as unknown."""
+        ...
+
+    def lost(self, model: BaseModel) -> Collection[str]:
+        """The fields of `model` that could not be read, or lost items."""
+        ...
+
+
+class _Whole:
+    unreadable: Collection[str] = frozenset()
+
+    def lost(self, model: BaseModel) -> Collection[str]:
+        return ()
 
 
 def check_policy(policy: Policy) -> list[PolicyIssue]:
-    """Every problem in a policy whose fields are valid, as `path: what is wrong`; none when
-    it can be used."""
+    """Every problem in a policy, as `path: what is wrong`; none when it can be used."""
     data = policy.model_dump(by_alias=True)
-    return [PolicyIssue(shown_path(loc, data), message) for loc, message in problems(data)]
+    return [PolicyIssue(shown_path(loc, data), message) for loc, message in problems(policy)]
 
 
-def problems(policy: Data) -> Found:
+def problems(policy: Policy, reading: Reading | None = None) -> Found:
     """Every problem, at its path from the top of the policy, section by section in the
-    order of the file's sections, the checks across sections last."""
+    order of the file, the checks across sections last."""
+    reading = reading or _Whole()
     found: Found = []
+
+    def whole(*models: BaseModel) -> bool:
+        return not any(reading.lost(m) for m in models)
 
     def at(loc: Loc, section_found: Found) -> None:
         found.extend(((*loc, *where), message) for where, message in section_found)
 
-    templates = policy.get("templates")
-    if isinstance(templates, Mapping):
-        for name, template in templates.items():
-            if isinstance(template, Mapping):
-                at(("templates", name), template_problems(template))
-    onboarding = policy.get("onboarding")
-    if isinstance(onboarding, Mapping):
-        for i, track in items(onboarding, "tracks"):
+    for name, template in policy.templates.items():
+        at(("templates", name), template_problems(template))
+    tracks = policy.onboarding.tracks
+    for i, track in enumerate(tracks):
+        if whole(track):
             at(("onboarding", "tracks", i), track_problems(track))
-        at(("onboarding",), onboarding_problems(onboarding))
-    personas = mapping(mapping(policy, "adoption"), "personas")
-    for persona, expectation in personas.items():
-        if isinstance(expectation, Mapping) and expectation.get("kind") == "event_driven":
-            where = ("adoption", "personas", persona)
-            at(where, event_driven_problems(expectation, LOOKBACK_DAYS))
-    maturity = policy.get("maturity")
-    if isinstance(maturity, Mapping):
+    if whole(policy.onboarding, *tracks, *(t.when for t in tracks)):
+        at(("onboarding",), onboarding_problems(policy.onboarding))
+    for persona, expectation in policy.adoption.personas.items():
+        if isinstance(expectation, EventDrivenExpectation) and whole(expectation):
+            at(("adoption", "personas", persona), event_driven_problems(expectation))
+    maturity, health = policy.maturity, policy.health
+    if whole(maturity, *maturity.stages):
         at(("maturity",), maturity_problems(maturity))
-    health = policy.get("health")
-    if isinstance(health, Mapping):
-        thresholds = health.get("thresholds")
-        if isinstance(thresholds, Mapping):
-            at(("health", "thresholds"), _thresholds(thresholds))
+    if whole(health.thresholds):
+        at(("health", "thresholds"), thresholds_problems(health.thresholds))
+    if whole(health):
         at(("health",), health_problems(health))
-    for i, play in items(policy, "plays"):
-        at(("plays", i), play_problems(play))
-    return found + policy_problems(policy, DEFAULT_ROLES)
+    for i, play in enumerate(policy.plays):
+        if whole(play):
+            at(("plays", i), play_problems(play))
+    return found + _references(policy, reading)
 
 
-def _thresholds(thresholds: Data) -> Found:
-    def given(field: str, default: float) -> float | None:
-        return number(thresholds, field) if field in thresholds else default
-
-    return thresholds_problems(
-        given("green", GREEN), given("yellow", YELLOW), given("hysteresis", HYSTERESIS)
-    )
+# ---- plays ------------------------------------------------------------------------------------
 
 
-# ---- plays --------------------------------------------------------------------------------------
-
-
-def play_problems(play: Data) -> Found:
+def play_problems(play: Play) -> Found:
     """Steps may only refer to task steps of the same play, and only to ones that came before."""
-    steps = items(play, "steps")
-    found = duplicates(("steps",), [(i, text(s, "key")) for i, s in steps], "step")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    tasks = [k for _, s in steps if s.get("kind") == "task" and (k := text(s, "key"))]
+    found: Found = [
+        (("steps", i, "key"), m) for i, m in duplicates([s.key for s in play.steps], "step")
+    ]
+    tasks = [s.key for s in play.steps if isinstance(s, TaskStep) and s.key]  # "" is reported
     so_far: list[str] = []
 
     def earlier(loc: Loc, key: str) -> None:
@@ -113,50 +124,44 @@ def play_problems(play: Data) -> Found:
         elif key not in tasks:
             found.append((loc, unknown("task step", key, tasks)))
 
-    for i, step in steps:
-        kind = step.get("kind")
-        if kind == "escalate" and (key := text(step, "if_not_done")) is not None:
-            earlier(("steps", i, "if_not_done"), key)
-        condition = mapping(step, "condition")
-        if kind == "wait_until" and condition.get("kind") == "steps_done":
-            for key in texts(condition, "steps") or []:
+    for i, step in enumerate(play.steps):
+        if isinstance(step, EscalateStep):
+            earlier(("steps", i, "if_not_done"), step.if_not_done)
+        elif isinstance(step, WaitUntilStep) and isinstance(step.condition, StepsDone):
+            for key in step.condition.steps:
                 earlier(("steps", i, "condition", "steps"), key)
-        if kind == "task" and (key := text(step, "key")) is not None:
-            so_far.append(key)
-    exit_when = mapping(play, "exit_when")
-    if exit_when.get("kind") == "steps_done":
-        for key in texts(exit_when, "steps") or []:
+        elif isinstance(step, TaskStep):
+            so_far.append(step.key)
+    if isinstance(play.exit_when, StepsDone):
+        for key in play.exit_when.steps:
             if key not in tasks:
                 found.append((("exit_when", "steps"), unknown("task step", key, tasks)))
-    trigger = mapping(play, "trigger")
-    to = text(trigger, "to")
-    if trigger.get("kind") == "health_changed" and to is not None and text(trigger, "from") == to:
-        found.append((("trigger", "to"), f"from and to are both '{to}': not a change"))
+    trigger = play.trigger
+    if (
+        isinstance(trigger, HealthChangedTrigger)
+        and trigger.to is not None
+        and trigger.from_ == trigger.to
+    ):
+        found.append((("trigger", "to"), f"from and to are both '{trigger.to}': not a change"))
     return found
 
 
 # ---- across sections --------------------------------------------------------------------------
 
 
-def policy_problems(policy: Data, default_roles: Sequence[str]) -> Found:
-    """Names used in one section must exist in another. A section that is not even the right
-    shape is not checked against, rather than every reference into it reported as unknown."""
-    roles = texts(policy, "roles", default_roles)
-    raw_templates = policy.get("templates", {})
-    templates = [str(k) for k in raw_templates] if isinstance(raw_templates, Mapping) else None
-    onboarding = [
-        k
-        for _, track in items(mapping(policy, "onboarding"), "tracks")
-        for field in ("milestones", "rollout_stages")
-        for _, m in items(track, field)
-        if (k := text(m, "key")) is not None
-    ]
-    recurring = [
-        (i, k) for i, r in items(mapping(policy, "maturity"), "recurring") if (k := text(r, "key"))
-    ]
-    milestones = unique([*onboarding, *(k for _, k in recurring)]) if onboarding else None
-    found: Found = duplicates(("roles",), enumerate(roles or []), "role")
-    for i, key in recurring:
+def _references(policy: Policy, reading: Reading) -> Found:
+    """Names used in one section must exist in another."""
+    onboarding: list[str] = []
+    for track in policy.onboarding.tracks:
+        onboarding += [m.key for m in track.milestones] + [s.key for s in track.rollout_stages]
+    recurring = [r.key for r in policy.maturity.recurring]
+    # No onboarding milestone read at all: the loader could not read the tracks (reported),
+    # so references to milestones are not judged against nothing.
+    milestones = unique([*onboarding, *recurring]) if onboarding else None
+    lost = reading.lost(policy)
+    roles = None if "roles" in lost else policy.roles
+    found: Found = [(("roles", i), m) for i, m in duplicates(roles or [], "role")]
+    for i, key in enumerate(recurring):
         if key in onboarding:
             found.append(
                 (
@@ -164,58 +169,62 @@ def policy_problems(policy: Data, default_roles: Sequence[str]) -> Found:
                     f"'{key}' is also an onboarding milestone; completing it would be ambiguous",
                 )
             )
-    plays = items(policy, "plays")
-    found += [
-        ((*loc, "key"), msg)
-        for loc, msg in duplicates(("plays",), [(i, text(p, "key")) for i, p in plays], "play")
-    ]
-    for i, play in plays:
-        found += _play_references(("plays", i), play, roles, templates, milestones)
+    keys = [p.key for p in policy.plays]
+    found += [(("plays", i, "key"), m) for i, m in duplicates(keys, "play")]
+    templates = None if "templates" in lost else list(policy.templates)
+    known = _Known(roles, templates, milestones, reading.unreadable)
+    for i, play in enumerate(policy.plays):
+        found += known.references(("plays", i), play)
     return found
 
 
-def _play_references(
-    loc: Loc,
-    play: Data,
-    roles: Sequence[str] | None,
-    templates: Sequence[str] | None,
-    milestones: Sequence[str] | None,
-) -> Found:
-    found: Found = []
+class _Known:
+    """What a play may refer to, and the messages for what it may not."""
 
-    def role(at: Loc, name: str | None) -> None:
-        if roles is not None and name is not None and name not in roles:
-            found.append(((*loc, *at), unknown("role", name, roles)))
+    def __init__(
+        self,
+        roles: Sequence[str] | None,
+        templates: Sequence[str] | None,
+        milestones: Sequence[str] | None,
+        unreadable: Collection[str],
+    ) -> None:
+        self.roles, self.templates, self.milestones = roles, templates, milestones
+        self.unreadable = unreadable
 
-    def template(at: Loc, name: str | None) -> None:
-        if templates is not None and name is not None and name not in templates:
-            found.append(((*loc, *at), unknown("template", name, templates)))
+    def references(self, loc: Loc, play: Play) -> Found:
+        found: Found = []
 
-    def milestone(at: Loc, part: Data, kind: str) -> None:
-        if part.get("kind") == kind and milestones is not None:
-            for key in texts(part, "milestones") or []:
-                if key not in milestones:
-                    found.append(((*loc, *at, "milestones"), unknown("milestone", key, milestones)))
+        def check(at: Loc, noun: str, name: str | None, known: Sequence[str] | None) -> None:
+            if known is None or name is None or name in self.unreadable:
+                return
+            if name not in known:
+                found.append(((*loc, *at), unknown(noun, name, known)))
 
-    milestone(("trigger",), mapping(play, "trigger"), "milestone_overdue")
-    milestone(("exit_when",), mapping(play, "exit_when"), "milestones_complete")
-    for s, step in items(play, "steps"):
-        kind, at = step.get("kind"), ("steps", s)
-        template((*at, "template"), text(step, "template"))
-        if kind == "task":
-            role((*at, "assignee"), text(step, "assignee"))
-        elif kind == "escalate":
-            role((*at, "to"), text(step, "to"))
-        elif kind == "wait_until":
-            milestone((*at, "condition"), mapping(step, "condition"), "milestones_complete")
-        elif kind == "notify" and roles is not None:
-            to = text(step, "to")
-            if to is not None and to not in roles and to not in PERSONAS:
-                found.append(
-                    (
-                        (*loc, *at, "to"),
-                        f"unknown recipient '{to}': neither a role ({', '.join(roles)}) "
-                        f"nor a persona ({', '.join(PERSONAS)})",
+        if isinstance(play.trigger, MilestoneOverdueTrigger):
+            for key in play.trigger.milestones or []:
+                check(("trigger", "milestones"), "milestone", key, self.milestones)
+        if isinstance(play.exit_when, MilestonesComplete):
+            for key in play.exit_when.milestones:
+                check(("exit_when", "milestones"), "milestone", key, self.milestones)
+        for s, step in enumerate(play.steps):
+            at: Loc = ("steps", s)
+            if not isinstance(step, WaitUntilStep):
+                check((*at, "template"), "template", step.template, self.templates)
+            if isinstance(step, TaskStep):
+                check((*at, "assignee"), "role", step.assignee, self.roles)
+            elif isinstance(step, EscalateStep):
+                check((*at, "to"), "role", step.to, self.roles)
+            elif isinstance(step, WaitUntilStep) and isinstance(step.condition, MilestonesComplete):
+                for key in step.condition.milestones:
+                    check((*at, "condition", "milestones"), "milestone", key, self.milestones)
+            elif isinstance(step, NotifyStep) and (roles := self.roles) is not None:
+                to = step.to
+                if to not in roles and to not in PERSONAS and to not in self.unreadable:
+                    found.append(
+                        (
+                            (*loc, *at, "to"),
+                            f"unknown recipient '{to}': neither a role ({', '.join(roles)}) "
+                            f"nor a persona ({', '.join(PERSONAS)})",
+                        )
                     )
-                )
-    return found
+        return found

@@ -2,7 +2,8 @@
 `path.to.field: what is wrong`, each with its line when it came from YAML.
 
 Field errors come from the models (pydantic), in Waypost's words; the problems that span
-fields from `checks`, run on the data as written so that one pass reports both. Paths name
+fields from `checks`, run on the policy as far as it can be read (`lenient`) when some of its
+fields are broken, so that one pass reports both. Paths name
 list items by their `key` where they have a unique one (`plays.new_stakeholder.steps.connect`)
 and by index otherwise (`roles.2`).
 """
@@ -23,8 +24,9 @@ from workflows.models import KEY_PATTERN
 from workflows.policy.checks import problems
 from workflows.policy.errors import PolicyError, PolicyIssue
 from workflows.policy.fields import NAME_PATTERN
+from workflows.policy.lenient import read_leniently
 from workflows.policy.models import Policy
-from workflows.policy.reading import Loc, shown_path
+from workflows.policy.wording import Loc, shown_path
 
 if TYPE_CHECKING:
     import yaml
@@ -68,11 +70,12 @@ def _validated(data: Any, source: str, nodes: yaml.Node | None) -> Policy:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         issues = [_issue(err, data, nodes) for err in exc.errors()]
-        checked = data  # as written: the checks skip what the field errors above are about
+        # The checks too, on what can be read, so that one pass names every problem.
+        if (lenient := read_leniently(data)) is not None:
+            found = problems(lenient.policy, lenient)
+            issues += [_problem(lenient.file_loc(loc), m, data, nodes) for loc, m in found]
     else:
-        issues = []
-        checked = policy.model_dump(by_alias=True)  # defaults filled in, aliases resolved
-    issues += [_problem(loc, message, checked, nodes) for loc, message in problems(checked)]
+        issues = [_problem(loc, message, data, nodes) for loc, message in problems(policy)]
     if not issues:
         return policy
     issues.sort(key=lambda i: (i.line is None, i.line or 0))  # stable: in file order

@@ -1,25 +1,26 @@
 """The checks of one section of a policy each: onboarding tracks, adoption expectations,
 maturity stages, health weights and thresholds, message templates.
 
-Each takes the section as written (see `reading`) and returns every problem found as
-`(path below the section, message)`; `checks` runs them at their places in a policy.
+Each takes the section's model and returns every problem found as `(path below the section,
+message)`; `checks` runs them at their places in a policy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from string import Formatter
 
-from workflows.policy.reading import (
-    Data,
-    Found,
-    duplicates,
-    items,
-    number,
-    text,
-    texts,
-    unknown,
+from workflows.policy.models import (
+    EventDrivenExpectation,
+    Health,
+    HealthThresholds,
+    Maturity,
+    Milestone,
+    Onboarding,
+    Template,
+    Track,
 )
+from workflows.policy.wording import Found, duplicates, finite, unknown
 
 # What a notifier can fill in; a template using anything else would fail at send time, years
 # into a journey, so it fails at policy check time instead.
@@ -47,24 +48,22 @@ TEMPLATE_PLACEHOLDERS: tuple[str, ...] = (
 # ---- onboarding -------------------------------------------------------------------------------
 
 
-def track_problems(track: Data) -> Found:
+def track_problems(track: Track) -> Found:
     """A track's milestones must form a plan: known, acyclic dependencies, due in order."""
-    milestones = items(track, "milestones")
-    stages = items(track, "rollout_stages")
-    keys = [k for _, m in milestones if (k := text(m, "key")) is not None]
-    found = duplicates(("milestones",), [(i, text(m, "key")) for i, m in milestones], "milestone")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    for i, stage in stages:
-        key = text(stage, "key")
-        if key is not None and key in keys:
-            found.append((("rollout_stages", i, "key"), f"'{key}' is already a milestone"))
-    stage_keys = [(i, text(s, "key")) for i, s in stages]
-    found += [((*loc, "key"), m) for loc, m in duplicates(("rollout_stages",), stage_keys, "stage")]
-    due = {k: number(m, "due_days") for _, m in milestones if (k := text(m, "key")) is not None}
-    for i, m in milestones:
-        key, days = text(m, "key"), number(m, "due_days")
-        for dep in texts(m, "after") or []:
-            if dep == key:
+    keys = [m.key for m in track.milestones]
+    found: Found = [
+        (("milestones", i, "key"), message) for i, message in duplicates(keys, "milestone")
+    ]
+    for i, stage in enumerate(track.rollout_stages):
+        if stage.key in keys:
+            found.append((("rollout_stages", i, "key"), f"'{stage.key}' is already a milestone"))
+    stage_keys = [s.key for s in track.rollout_stages]
+    found += [(("rollout_stages", i, "key"), m) for i, m in duplicates(stage_keys, "stage")]
+    due = {m.key: finite(m.due_days) for m in track.milestones}
+    for i, m in enumerate(track.milestones):
+        days = finite(m.due_days)
+        for dep in m.after:
+            if dep == m.key:
                 found.append((("milestones", i, "after"), f"'{dep}': cannot come after itself"))
             elif dep not in due:
                 found.append((("milestones", i, "after"), unknown("milestone", dep, keys)))
@@ -76,10 +75,10 @@ def track_problems(track: Data) -> Found:
                         "which it comes after",
                     )
                 )
-    found += _cycles(milestones)
+    found += _cycles(track.milestones)
     previous: tuple[str, float] | None = None
-    for i, stage in stages:
-        days = number(stage, "due_days")
+    for i, stage in enumerate(track.rollout_stages):
+        days = finite(stage.due_days)
         if days is None:
             continue
         if previous is not None and days < previous[1]:
@@ -90,19 +89,18 @@ def track_problems(track: Data) -> Found:
                     f"('{previous[0]}', {previous[1]:g} days)",
                 )
             )
-        previous = (text(stage, "key") or str(i), days)
+        previous = (stage.key, days)
     return found
 
 
-def _cycles(milestones: list[tuple[int, Data]]) -> Found:
+def _cycles(milestones: Sequence[Milestone]) -> Found:
     """Every distinct dependency cycle, reported once, at its first milestone in the file."""
     index: dict[str, int] = {}
     after: dict[str, list[str]] = {}
-    for i, m in milestones:
-        key = text(m, "key")
-        if key is not None and key not in index:
-            index[key] = i
-            after[key] = texts(m, "after") or []
+    for i, m in enumerate(milestones):
+        if m.key not in index:
+            index[m.key] = i
+            after[m.key] = m.after
     state: dict[str, str] = {}  # "open" while on the DFS stack, then "done"
     stack: list[str] = []
     seen: list[tuple[str, ...]] = []
@@ -134,34 +132,24 @@ def _cycles(milestones: list[tuple[int, Data]]) -> Found:
     return found
 
 
-def when_is_empty(track: Data) -> bool | None:
-    """Whether a track's `when` matches every account; None when `when` is not a mapping."""
-    when = track.get("when")
-    if when is None:
-        return True
-    if not isinstance(when, Mapping):
-        return None
-    return all(when.get(f) is None for f in ("segment", "tier", "add_ons_any", "min_seats"))
-
-
-def onboarding_problems(onboarding: Data) -> Found:
-    tracks = items(onboarding, "tracks")
-    found = duplicates(("tracks",), [(i, text(t, "key")) for i, t in tracks], "track")
-    found = [((*loc, "key"), msg) for loc, msg in found]
+def onboarding_problems(onboarding: Onboarding) -> Found:
+    tracks = onboarding.tracks
+    keys = [t.key for t in tracks]
+    found: Found = [(("tracks", i, "key"), m) for i, m in duplicates(keys, "track")]
     if not tracks:
         return found
-    _, last = tracks[-1]
-    if when_is_empty(last) is False:
+    last = tracks[-1]
+    if not last.when.is_empty():
         found.append(
             (
                 ("tracks",),
-                f"no fallback track: the last track ('{text(last, 'key')}') must have an empty "
+                f"no fallback track: the last track ('{last.key}') must have an empty "
                 "`when` so that every account gets a track",
             )
         )
-    for n, (i, track) in enumerate(tracks[:-1]):
-        if when_is_empty(track):
-            later = ", ".join(text(t, "key") or str(j) for j, t in tracks[n + 1 :])
+    for i, track in enumerate(tracks[:-1]):
+        if track.when.is_empty():
+            later = ", ".join(keys[i + 1 :])
             found.append(
                 (
                     ("tracks", i, "when"),
@@ -175,11 +163,9 @@ def onboarding_problems(onboarding: Data) -> Found:
 # ---- adoption, maturity, health ---------------------------------------------------------------
 
 
-def event_driven_problems(expectation: Data, default_lookback: float) -> Found:
-    within = number(expectation, "within_days_of_incident")
-    lookback = number(expectation, "lookback_days")
-    if "lookback_days" not in expectation:
-        lookback = default_lookback
+def event_driven_problems(expectation: EventDrivenExpectation) -> Found:
+    within = finite(expectation.within_days_of_incident)
+    lookback = finite(expectation.lookback_days)
     if within is not None and lookback is not None and lookback < within:
         return [
             (
@@ -191,21 +177,21 @@ def event_driven_problems(expectation: Data, default_lookback: float) -> Found:
     return []
 
 
-def maturity_problems(maturity: Data) -> Found:
-    stages = items(maturity, "stages")
-    found = duplicates(("stages",), [(i, text(s, "key")) for i, s in stages], "stage")
-    recurring = [(i, text(r, "key")) for i, r in items(maturity, "recurring")]
-    found += duplicates(("recurring",), recurring, "recurring milestone")
-    found = [((*loc, "key"), msg) for loc, msg in found]
+def maturity_problems(maturity: Maturity) -> Found:
+    stages = maturity.stages
+    found: Found = [
+        (("stages", i, "key"), m) for i, m in duplicates([s.key for s in stages], "stage")
+    ]
+    recurring = [r.key for r in maturity.recurring]
+    found += [(("recurring", i, "key"), m) for i, m in duplicates(recurring, "recurring milestone")]
     previous: float | None = None
-    for n, (i, stage) in enumerate(stages):
-        last = n == len(stages) - 1
-        until = stage.get("until_days")
-        if until is None and not last:
+    for i, stage in enumerate(stages):
+        last = i == len(stages) - 1
+        if stage.until_days is None and not last:
             found.append((("stages", i, "until_days"), "required: only the last stage is open"))
-        elif until is not None and last:
+        elif stage.until_days is not None and last:
             found.append((("stages", i, "until_days"), "the last stage must be open-ended"))
-        days = number(stage, "until_days")
+        days = finite(stage.until_days)
         if days is not None and previous is not None and days <= previous:
             found.append(
                 (
@@ -217,19 +203,20 @@ def maturity_problems(maturity: Data) -> Found:
     return found
 
 
-def health_problems(health: Data) -> Found:
-    measures = items(health, "measures")
-    found = duplicates(("measures",), [(i, text(m, "key")) for i, m in measures], "measure")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    weights = [number(m, "weight") for _, m in measures]
-    if measures and None not in weights:
+def health_problems(health: Health) -> Found:
+    keys = [m.key for m in health.measures]
+    found: Found = [(("measures", i, "key"), m) for i, m in duplicates(keys, "measure")]
+    weights = [finite(m.weight) for m in health.measures]
+    if health.measures and None not in weights:
         total = sum(w for w in weights if w is not None)
         if abs(total - 1) > 1e-6:
             found.append((("measures",), f"weights sum to {total:g}; they must sum to 1"))
     return found
 
 
-def thresholds_problems(green: float | None, yellow: float | None, band: float | None) -> Found:
+def thresholds_problems(thresholds: HealthThresholds) -> Found:
+    green, yellow = finite(thresholds.green), finite(thresholds.yellow)
+    band = finite(thresholds.hysteresis)
     if green is None or yellow is None:
         return []
     if yellow >= green:
@@ -248,13 +235,10 @@ def thresholds_problems(green: float | None, yellow: float | None, band: float |
 # ---- templates ----------------------------------------------------------------------------------
 
 
-def template_problems(template: Data) -> Found:
+def template_problems(template: Template) -> Found:
     found: Found = []
     braced = [f"{{{p}}}" for p in TEMPLATE_PLACEHOLDERS]
-    for field in ("subject", "body"):
-        value = text(template, field)
-        if value is None:
-            continue
+    for field, value in (("subject", template.subject), ("body", template.body)):
         try:
             names = [name for _, name, _, _ in Formatter().parse(value) if name is not None]
         except ValueError as e:
