@@ -1,11 +1,9 @@
-"""Waypost's payload converter: Temporal's pydantic converter, trusting what Waypost pinned.
+"""Waypost's payload converter: Temporal's pydantic converter, with one TypeAdapter per type
+for the whole process.
 
-A journey's input and a play's input carry a policy that was checked where it entered
-Waypost (`load_policy` / `policy_from_data` in the CLI, API and demo). Re-running the
-policy's cross-reference checks every time a worker decoded such an input was a fifth of a
-worker's CPU when starting journeys (make bench). Those two inputs are decoded with the
-PINNED context: every field is still validated, the cross-field checks are not. Anything
-else, a `change_policy` update included, is checked in full.
+Decoding a payload validates fields only: a policy inside a journey's or a play's input was
+checked where it entered Waypost (`workflows.policy.check_policy`, run by the loader, the API
+and the `change_policy` update validator), so a worker never re-checks it.
 """
 
 from __future__ import annotations
@@ -23,37 +21,30 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
 )
 
-from workflows.journey.messages import JourneyInput
-from workflows.playbook.messages import PlaybookInput
-from workflows.policy import PINNED
-
-PINNED_INPUTS: frozenset[Any] = frozenset({JourneyInput, PlaybookInput})
-
 
 @functools.lru_cache(maxsize=1024)
 def _adapter(type_hint: Any) -> TypeAdapter[Any]:
     """One TypeAdapter per type for the whole process. The SDK builds new converter
     instances as it goes (DataConverter.with_context replaces the dataclass, which constructs
-    a payload converter), and an adapter cached per instance was rebuilt each time."""
+    a payload converter), and the stock converter's cache, per instance, was rebuilt each time:
+    5% of a worker's CPU when starting journeys (make bench)."""
     return TypeAdapter(type_hint)
 
 
-class PinnedJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
+class CachedPydanticJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
     def from_payload(
         self, payload: temporalio.api.common.v1.Payload, type_hint: type | None = None
     ) -> Any:
-        hint: Any = type_hint if type_hint is not None else Any
         try:
-            adapter = _adapter(hint)
+            adapter = _adapter(type_hint if type_hint is not None else Any)
         except TypeError:  # an unhashable hint: build it, as the SDK does
             return super().from_payload(payload, type_hint)
-        context = {PINNED: True} if hint in PINNED_INPUTS else None
-        return adapter.validate_json(payload.data, context=context)
+        return adapter.validate_json(payload.data)
 
 
 class WaypostPayloadConverter(CompositePayloadConverter):
     def __init__(self) -> None:
-        json_converter = PinnedJSONPayloadConverter()
+        json_converter = CachedPydanticJSONPayloadConverter()
         super().__init__(
             *(
                 json_converter if isinstance(c, JSONPlainPayloadConverter) else c

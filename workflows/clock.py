@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 DAY = timedelta(days=1)
+DAY_SECONDS = DAY.total_seconds()  # a journey day in production
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,11 @@ class JourneyClock:
         Production: the same instant. Compressed: the sender's clock runs at real speed, so
         its stamp is placed on the journey clock, within day 0 and journey-now.
         """
-        if self.day_seconds == DAY.total_seconds():
+        if self.day_seconds == DAY_SECONDS:
             return occurred_at
         return self.at(min(max(occurred_at, self.started_at), real_now))
 
 
-def midnight(d: date, like: datetime) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=like.tzinfo)
+def midnight(day: date, like: datetime) -> datetime:
+    """A date as the start of that day, in the time zone of `like` (naive stays naive)."""
+    return datetime(day.year, day.month, day.day, tzinfo=like.tzinfo)

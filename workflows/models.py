@@ -15,6 +15,17 @@ PERSONAS: tuple[Persona, ...] = ("admin", "champion", "end_user", "executive_spo
 
 # Ids end up in workflow ids and URLs; keep them boring so they need no escaping.
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# Keys (of milestones, plays, steps, roles) end up in workflow ids, idempotency keys and dotted
+# error paths: plainer still, so `plays.rescue.steps.call` reads as a path.
+KEY_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
+
+# The colours a health score takes, and what a journey shows before its first score.
+HealthColour = Literal["green", "yellow", "red"]
+HEALTH_COLOURS: tuple[HealthColour, ...] = ("green", "yellow", "red")
+Unscored = Literal["unscored"]
+UNSCORED: Unscored = "unscored"
+HealthLabel = HealthColour | Unscored
+HEALTH_LABELS: tuple[HealthLabel, ...] = (*HEALTH_COLOURS, UNSCORED)
 
 
 class Contact(BaseModel):

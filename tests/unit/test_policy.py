@@ -20,6 +20,7 @@ from workflows.policy import (
     HealthChangedTrigger,
     Policy,
     PolicyError,
+    check_policy,
     load_policy,
     parse_policy,
     policy_from_data,
@@ -97,7 +98,8 @@ def test_shipped_policies_load_and_round_trip_through_json(name: str) -> None:
 
 def test_a_pinned_policy_is_not_rechecked_but_a_new_one_is() -> None:
     """Journey and play inputs carry a policy checked when it was pinned: decoding them skips
-    the cross-reference checks (a fifth of a worker's CPU at start). A change_policy does not."""
+    the cross-reference checks (a fifth of a worker's CPU at start). A change_policy does not:
+    its update validator runs check_policy on it."""
     data = load_policy(POLICIES / "default.yaml").model_dump(mode="json")
     data["plays"][0]["steps"][1]["assignee"] = "nobody"  # a role the policy does not define
     account = {
@@ -118,10 +120,11 @@ def test_a_pinned_policy_is_not_rechecked_but_a_new_one_is() -> None:
     pinned = payload({"account": account, "policy": data, "day_seconds": 1})
     [journey] = converter.from_payloads(pinned, [JourneyInput])
     assert journey.policy.plays[0].steps[1].assignee == "nobody"
-    with pytest.raises(ValidationError, match=r"plays\.0\.steps\.1\.assignee"):
-        converter.from_payloads(payload({"policy": data}), [ChangePolicy])
-    with pytest.raises(ValidationError, match="unknown role 'nobody'"):
-        Policy.model_validate(data)
+    [change] = converter.from_payloads(payload({"policy": data}), [ChangePolicy])
+    play, step = data["plays"][0]["key"], data["plays"][0]["steps"][1]["key"]
+    [issue] = check_policy(change.policy)
+    assert issue.path == f"plays.{play}.steps.{step}.assignee"
+    assert issue.message.startswith("unknown role 'nobody'")
     # Field validation still runs on a pinned input.
     data["version"] = 0
     with pytest.raises(ValidationError, match=r"policy\.version"):
@@ -411,6 +414,24 @@ def test_references_to_milestones_and_clashing_recurring_keys() -> None:
     ]
 
 
+def test_a_broken_item_is_named_once_not_judged_again_by_what_is_left() -> None:
+    """The checks run on what could be read, but do not judge a section without the item that
+    could not be read: the weights left do not sum to one, a step refers to the broken one."""
+    data = minimal()
+    data["health"] = {
+        "measures": [{"key": "adoption", "weight": 0.6}, {"key": "support", "weight": "heavy"}]
+    }
+    steps = data["plays"][0]["steps"]
+    steps[0]["due_days"] = "soon"
+    steps.append(
+        {"kind": "escalate", "key": "up", "if_not_done": "call", "sla_days": 3, "to": "csm"}
+    )
+    assert errors_of(data) == [  # in file order: plays come first in this file
+        "plays.rescue.steps.call.due_days: must be a number (got 'soon')",
+        "health.measures.support.weight: must be a number (got 'heavy')",
+    ]
+
+
 def test_duplicate_keys_are_shown_by_index() -> None:
     data = minimal()
     data["plays"].append(data["plays"][0])
@@ -493,15 +514,14 @@ def test_errors_point_at_their_lines() -> None:
     assert lines["onboarding.tracks.a.title"] == 5  # missing: the item's own line
 
 
-def test_validating_directly_gives_one_pydantic_error_per_problem() -> None:
-    """What an API handler sees: a ValidationError whose locations are the same paths."""
+def test_checking_a_model_gives_one_issue_per_problem_at_its_path() -> None:
+    """What the change_policy validator sees: one issue per problem, at the same paths."""
     data = minimal()
     data["health"] = {"measures": [{"key": "adoption", "weight": 0.5}]}
     data["plays"][0]["steps"][0]["assignee"] = "nobody"
-    with pytest.raises(ValidationError) as caught:
-        Policy.model_validate(data)
-    locs = [e["loc"] for e in caught.value.errors()]
-    assert locs == [("health", "measures"), ("plays", 0, "steps", 0, "assignee")]
+    policy = Policy.model_validate(data)  # the fields are all valid; the models check no more
+    paths = [i.path for i in check_policy(policy)]
+    assert paths == ["health.measures", "plays.rescue.steps.call.assignee"]
 
 
 # ---- property: any acyclic plan is valid, any back edge is a named cycle ----------------------

@@ -1,4 +1,4 @@
-"""The pure decisions in workflows/rules.py, with properties where rules interact over time."""
+"""The pure decisions in workflows/rules/, with properties where rules interact over time."""
 
 from __future__ import annotations
 

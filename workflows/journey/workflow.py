@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey.plays import Plays
     from workflows.journey.state import Completed, JourneyEnded, JourneyState
     from workflows.playbook.messages import PlayEnded
+    from workflows.policy import check_policy
 
 WORKFLOW_NAME = names.WORKFLOW
 
@@ -238,6 +239,12 @@ class CustomerJourney:
             raise ApplicationError(
                 f"policy {policy.name} v{policy.version} is not newer than v{pinned.version}",
                 type="StalePolicy",
+            )
+        # Decoding the update checked its fields; whether they agree is checked here, once.
+        if issues := check_policy(change.policy):
+            raise ApplicationError(
+                f"policy {change.policy.label} is invalid: {'; '.join(map(str, issues))}",
+                type="InvalidPolicy",
             )
 
     @workflow.query(name=names.STATE)

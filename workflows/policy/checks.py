@@ -1,344 +1,121 @@
-"""The mistakes a person makes in a policy that field types cannot catch.
+"""Whether a policy's fields agree with each other: every check that field types cannot make.
 
-The checks read plain data (the YAML as written, or a validated model dumped back to it) and
-return *every* problem as `(path below the model, message)`. Reading plain data lets a check run
-even when the section it looks at also has type errors: a typo in one milestone must not hide a
-dependency cycle between two others. Where a value a check needs is itself broken (pydantic
-reports that), the check skips it rather than guess.
+Dependencies between milestones, weights that sum to one, references from plays to roles,
+templates, milestones and earlier steps. These run where a policy enters Waypost (loading a file,
+the API, a journey's `change_policy` update), never when a worker decodes a payload: a policy
+pinned into a journey's input was checked when it entered.
 
-Pure and import-safe inside the workflow sandbox, like the models that call it.
+Pure and import-safe inside the workflow sandbox.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from string import Formatter
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from pydantic import BaseModel
 
 from workflows.models import PERSONAS
-
-Loc = tuple[str | int, ...]
-Found = list[tuple[Loc, str]]
-Data = Mapping[str, Any]
-
-# What a notifier can fill in; a template using anything else would fail at send time, years
-# into a journey, so it fails at policy check time instead.
-TEMPLATE_PLACEHOLDERS: tuple[str, ...] = (
-    "account_id",
-    "account_name",
-    "segment",
-    "tier",
-    "csm",
-    "renewal_date",
-    "play",
-    "cause",
-    "task",
-    "due_date",
-    "role",
-    "contact_name",
-    "persona",
-    "milestone",
-    "health",
-    "score",
-    "stage",
+from workflows.policy.errors import PolicyIssue
+from workflows.policy.models import (
+    EscalateStep,
+    EventDrivenExpectation,
+    HealthChangedTrigger,
+    MilestoneOverdueTrigger,
+    MilestonesComplete,
+    NotifyStep,
+    Play,
+    Policy,
+    StepsDone,
+    TaskStep,
+    WaitUntilStep,
 )
+from workflows.policy.sections import (
+    event_driven_problems,
+    health_problems,
+    maturity_problems,
+    onboarding_problems,
+    template_problems,
+    thresholds_problems,
+    track_problems,
+)
+from workflows.policy.wording import Found, Loc, duplicates, shown_path, unique, unknown
 
 
-# ---- reading plain data leniently -------------------------------------------------------------
+class Reading(Protocol):
+    """How much of a policy could be read. The loader reads a file whose fields are broken
+    as far as it can (`lenient`), and the checks judge only what was read whole: a section that
+    lost a field to its default, or lost items, would otherwise be judged on what is not there."""
+
+    @property
+    def unreadable(self) -> Collection[str]:
+        """Names (keys) of the items that could not be read at all: a reference to one is
+        not also reported as unknown."""
+        ...
+
+    def lost(self, model: BaseModel) -> Collection[str]:
+        """The fields of `model` that could not be read, or lost items."""
+        ...
 
 
-def text(d: Data, field: str) -> str | None:
-    value = d.get(field)
-    return value if isinstance(value, str) else None
+class _Whole:
+    unreadable: Collection[str] = frozenset()
+
+    def lost(self, model: BaseModel) -> Collection[str]:
+        return ()
 
 
-def number(d: Data, field: str) -> float | None:
-    value = d.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+def check_policy(policy: Policy) -> list[PolicyIssue]:
+    """Every problem in a policy, as `path: what is wrong`; none when it can be used."""
+    data = policy.model_dump(by_alias=True)
+    return [PolicyIssue(shown_path(loc, data), message) for loc, message in problems(policy)]
 
 
-def texts(d: Data, field: str, default: Sequence[str] = ()) -> list[str] | None:
-    """The strings of a list field; the default when absent; None when it is not a list."""
-    value = d.get(field, list(default))
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else None
-
-
-def items(d: Data, field: str) -> list[tuple[int, Data]]:
-    """The mapping items of a list field, with their index in the file."""
-    value = d.get(field)
-    if not isinstance(value, list):
-        return []
-    return [(i, v) for i, v in enumerate(value) if isinstance(v, Mapping)]
-
-
-def mapping(d: Data, field: str) -> Data:
-    value = d.get(field)
-    return value if isinstance(value, Mapping) else {}
-
-
-# ---- messages ---------------------------------------------------------------------------------
-
-
-def unknown(noun: str, value: str, known: Sequence[str]) -> str:
-    """`unknown role 'cs_mgr' (did you mean 'cs_manager'? known: csm, cs_manager)`."""
-    known = unique(known)
-    if not known:
-        return f"unknown {noun} '{value}' (none defined)"
-    close = difflib.get_close_matches(value, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"unknown {noun} '{value}' ({hint}known: {', '.join(known)})"
-
-
-def duplicates(loc: Loc, keyed: Iterable[tuple[int, str | None]], noun: str) -> Found:
-    first: dict[str, int] = {}
-    found: Found = []
-    for i, key in keyed:
-        if key is None:
-            continue
-        if key in first:
-            found.append(((*loc, i), f"duplicate {noun} '{key}' (also item {first[key]})"))
-        else:
-            first[key] = i
-    return found
-
-
-def unique(keys: Iterable[str]) -> list[str]:
-    """First-seen order, so messages are the same on every run (no set iteration order)."""
-    return list(dict.fromkeys(keys))
-
-
-# ---- onboarding -------------------------------------------------------------------------------
-
-
-def track_problems(track: Data) -> Found:
-    """A track's milestones must form a plan: known, acyclic dependencies, due in order."""
-    milestones = items(track, "milestones")
-    stages = items(track, "rollout_stages")
-    keys = [k for _, m in milestones if (k := text(m, "key")) is not None]
-    found = duplicates(("milestones",), [(i, text(m, "key")) for i, m in milestones], "milestone")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    for i, stage in stages:
-        key = text(stage, "key")
-        if key is not None and key in keys:
-            found.append((("rollout_stages", i, "key"), f"'{key}' is already a milestone"))
-    stage_keys = [(i, text(s, "key")) for i, s in stages]
-    found += [((*loc, "key"), m) for loc, m in duplicates(("rollout_stages",), stage_keys, "stage")]
-    due = {k: number(m, "due_days") for _, m in milestones if (k := text(m, "key")) is not None}
-    for i, m in milestones:
-        key, days = text(m, "key"), number(m, "due_days")
-        for dep in texts(m, "after") or []:
-            if dep == key:
-                found.append((("milestones", i, "after"), f"'{dep}': cannot come after itself"))
-            elif dep not in due:
-                found.append((("milestones", i, "after"), unknown("milestone", dep, keys)))
-            elif (before := due[dep]) is not None and days is not None and before > days:
-                found.append(
-                    (
-                        ("milestones", i, "due_days"),
-                        f"due after {days:g} days, before '{dep}' (due after {before:g} days), "
-                        "which it comes after",
-                    )
-                )
-    found += _cycles(milestones)
-    previous: tuple[str, float] | None = None
-    for i, stage in stages:
-        days = number(stage, "due_days")
-        if days is None:
-            continue
-        if previous is not None and days < previous[1]:
-            found.append(
-                (
-                    ("rollout_stages", i, "due_days"),
-                    f"due after {days:g} days, before the stage ahead of it "
-                    f"('{previous[0]}', {previous[1]:g} days)",
-                )
-            )
-        previous = (text(stage, "key") or str(i), days)
-    return found
-
-
-def _cycles(milestones: list[tuple[int, Data]]) -> Found:
-    """Every distinct dependency cycle, reported once, at its first milestone in the file."""
-    index: dict[str, int] = {}
-    after: dict[str, list[str]] = {}
-    for i, m in milestones:
-        key = text(m, "key")
-        if key is not None and key not in index:
-            index[key] = i
-            after[key] = texts(m, "after") or []
-    state: dict[str, str] = {}  # "open" while on the DFS stack, then "done"
-    stack: list[str] = []
-    seen: list[tuple[str, ...]] = []
+def problems(policy: Policy, reading: Reading | None = None) -> Found:
+    """Every problem, at its path from the top of the policy, section by section in the
+    order of the file, the checks across sections last."""
+    reading = reading or _Whole()
     found: Found = []
 
-    def visit(key: str) -> None:
-        state[key] = "open"
-        stack.append(key)
-        for dep in after[key]:
-            if dep == key or dep not in index:
-                continue  # reported as self-reference / unknown
-            if state.get(dep) == "open":
-                cycle = stack[stack.index(dep) :]
-                start = min(cycle, key=lambda k: index[k])
-                at = cycle.index(start)
-                canonical = (*cycle[at:], *cycle[:at])
-                if canonical not in seen:
-                    seen.append(canonical)
-                    path = " after ".join((*canonical, start))
-                    found.append((("milestones", index[start], "after"), f"cycle: {path}"))
-            elif dep not in state:
-                visit(dep)
-        stack.pop()
-        state[key] = "done"
+    def whole(*models: BaseModel) -> bool:
+        return not any(reading.lost(m) for m in models)
 
-    for key in index:
-        if key not in state:
-            visit(key)
-    return found
+    def at(loc: Loc, section_found: Found) -> None:
+        found.extend(((*loc, *where), message) for where, message in section_found)
 
-
-def when_is_empty(track: Data) -> bool | None:
-    """Whether a track's `when` matches every account; None when `when` is not a mapping."""
-    when = track.get("when")
-    if when is None:
-        return True
-    if not isinstance(when, Mapping):
-        return None
-    return all(when.get(f) is None for f in ("segment", "tier", "add_ons_any", "min_seats"))
-
-
-def onboarding_problems(onboarding: Data) -> Found:
-    tracks = items(onboarding, "tracks")
-    found = duplicates(("tracks",), [(i, text(t, "key")) for i, t in tracks], "track")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    if not tracks:
-        return found
-    _, last = tracks[-1]
-    if when_is_empty(last) is False:
-        found.append(
-            (
-                ("tracks",),
-                f"no fallback track: the last track ('{text(last, 'key')}') must have an empty "
-                "`when` so that every account gets a track",
-            )
-        )
-    for n, (i, track) in enumerate(tracks[:-1]):
-        if when_is_empty(track):
-            later = ", ".join(text(t, "key") or str(j) for j, t in tracks[n + 1 :])
-            found.append(
-                (
-                    ("tracks", i, "when"),
-                    f"empty, so it matches every account and the tracks after it ({later}) "
-                    "can never be chosen; only the last track may be the fallback",
-                )
-            )
-    return found
-
-
-# ---- adoption, maturity, health ---------------------------------------------------------------
-
-
-def event_driven_problems(expectation: Data, default_lookback: float) -> Found:
-    within = number(expectation, "within_days_of_incident")
-    lookback = number(expectation, "lookback_days")
-    if "lookback_days" not in expectation:
-        lookback = default_lookback
-    if within is not None and lookback is not None and lookback < within:
-        return [
-            (
-                ("lookback_days",),
-                f"{lookback:g} is shorter than within_days_of_incident ({within:g}): incidents "
-                "would be forgotten before anyone could respond",
-            )
-        ]
-    return []
-
-
-def maturity_problems(maturity: Data) -> Found:
-    stages = items(maturity, "stages")
-    found = duplicates(("stages",), [(i, text(s, "key")) for i, s in stages], "stage")
-    recurring = [(i, text(r, "key")) for i, r in items(maturity, "recurring")]
-    found += duplicates(("recurring",), recurring, "recurring milestone")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    previous: float | None = None
-    for n, (i, stage) in enumerate(stages):
-        last = n == len(stages) - 1
-        until = stage.get("until_days")
-        if until is None and not last:
-            found.append((("stages", i, "until_days"), "required: only the last stage is open"))
-        elif until is not None and last:
-            found.append((("stages", i, "until_days"), "the last stage must be open-ended"))
-        days = number(stage, "until_days")
-        if days is not None and previous is not None and days <= previous:
-            found.append(
-                (
-                    ("stages", i, "until_days"),
-                    f"{days:g} must be after the previous stage's {previous:g}",
-                )
-            )
-        previous = days if days is not None else previous
-    return found
-
-
-def health_problems(health: Data) -> Found:
-    measures = items(health, "measures")
-    found = duplicates(("measures",), [(i, text(m, "key")) for i, m in measures], "measure")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    weights = [number(m, "weight") for _, m in measures]
-    if measures and None not in weights:
-        total = sum(w for w in weights if w is not None)
-        if abs(total - 1) > 1e-6:
-            found.append((("measures",), f"weights sum to {total:g}; they must sum to 1"))
-    return found
-
-
-def thresholds_problems(green: float | None, yellow: float | None, band: float | None) -> Found:
-    if green is None or yellow is None:
-        return []
-    if yellow >= green:
-        return [(("yellow",), f"{yellow:g} must be below green ({green:g})")]
-    if band is not None and band >= green - yellow:
-        return [
-            (
-                ("hysteresis",),
-                f"{band:g} must be smaller than the yellow band "
-                f"(green - yellow = {green - yellow:g})",
-            )
-        ]
-    return []
+    for name, template in policy.templates.items():
+        at(("templates", name), template_problems(template))
+    tracks = policy.onboarding.tracks
+    for i, track in enumerate(tracks):
+        if whole(track):
+            at(("onboarding", "tracks", i), track_problems(track))
+    if whole(policy.onboarding, *tracks, *(t.when for t in tracks)):
+        at(("onboarding",), onboarding_problems(policy.onboarding))
+    for persona, expectation in policy.adoption.personas.items():
+        if isinstance(expectation, EventDrivenExpectation) and whole(expectation):
+            at(("adoption", "personas", persona), event_driven_problems(expectation))
+    maturity, health = policy.maturity, policy.health
+    if whole(maturity, *maturity.stages):
+        at(("maturity",), maturity_problems(maturity))
+    if whole(health.thresholds):
+        at(("health", "thresholds"), thresholds_problems(health.thresholds))
+    if whole(health):
+        at(("health",), health_problems(health))
+    for i, play in enumerate(policy.plays):
+        if whole(play):
+            at(("plays", i), play_problems(play))
+    return found + _references(policy, reading)
 
 
 # ---- plays ------------------------------------------------------------------------------------
 
 
-def template_problems(template: Data) -> Found:
-    found: Found = []
-    braced = [f"{{{p}}}" for p in TEMPLATE_PLACEHOLDERS]
-    for field in ("subject", "body"):
-        value = text(template, field)
-        if value is None:
-            continue
-        try:
-            names = [name for _, name, _, _ in Formatter().parse(value) if name is not None]
-        except ValueError as e:
-            found.append(((field,), f"malformed placeholder: {e}"))
-            continue
-        for name in names:
-            if name not in TEMPLATE_PLACEHOLDERS:
-                found.append(((field,), unknown("placeholder", f"{{{name}}}", braced)))
-    return found
-
-
-def play_problems(play: Data) -> Found:
+def play_problems(play: Play) -> Found:
     """Steps may only refer to task steps of the same play, and only to ones that came before."""
-    steps = items(play, "steps")
-    found = duplicates(("steps",), [(i, text(s, "key")) for i, s in steps], "step")
-    found = [((*loc, "key"), msg) for loc, msg in found]
-    tasks = [k for _, s in steps if s.get("kind") == "task" and (k := text(s, "key"))]
+    found: Found = [
+        (("steps", i, "key"), m) for i, m in duplicates([s.key for s in play.steps], "step")
+    ]
+    tasks = [s.key for s in play.steps if isinstance(s, TaskStep) and s.key]  # "" is reported
     so_far: list[str] = []
 
     def earlier(loc: Loc, key: str) -> None:
@@ -347,50 +124,44 @@ def play_problems(play: Data) -> Found:
         elif key not in tasks:
             found.append((loc, unknown("task step", key, tasks)))
 
-    for i, step in steps:
-        kind = step.get("kind")
-        if kind == "escalate" and (key := text(step, "if_not_done")) is not None:
-            earlier(("steps", i, "if_not_done"), key)
-        condition = mapping(step, "condition")
-        if kind == "wait_until" and condition.get("kind") == "steps_done":
-            for key in texts(condition, "steps") or []:
+    for i, step in enumerate(play.steps):
+        if isinstance(step, EscalateStep):
+            earlier(("steps", i, "if_not_done"), step.if_not_done)
+        elif isinstance(step, WaitUntilStep) and isinstance(step.condition, StepsDone):
+            for key in step.condition.steps:
                 earlier(("steps", i, "condition", "steps"), key)
-        if kind == "task" and (key := text(step, "key")) is not None:
-            so_far.append(key)
-    exit_when = mapping(play, "exit_when")
-    if exit_when.get("kind") == "steps_done":
-        for key in texts(exit_when, "steps") or []:
+        elif isinstance(step, TaskStep):
+            so_far.append(step.key)
+    if isinstance(play.exit_when, StepsDone):
+        for key in play.exit_when.steps:
             if key not in tasks:
                 found.append((("exit_when", "steps"), unknown("task step", key, tasks)))
-    trigger = mapping(play, "trigger")
-    to = text(trigger, "to")
-    if trigger.get("kind") == "health_changed" and to is not None and text(trigger, "from") == to:
-        found.append((("trigger", "to"), f"from and to are both '{to}': not a change"))
+    trigger = play.trigger
+    if (
+        isinstance(trigger, HealthChangedTrigger)
+        and trigger.to is not None
+        and trigger.from_ == trigger.to
+    ):
+        found.append((("trigger", "to"), f"from and to are both '{trigger.to}': not a change"))
     return found
 
 
 # ---- across sections --------------------------------------------------------------------------
 
 
-def policy_problems(policy: Data, default_roles: Sequence[str]) -> Found:
-    """Names used in one section must exist in another. A section that is not even the right
-    shape is not checked against, rather than every reference into it reported as unknown."""
-    roles = texts(policy, "roles", default_roles)
-    raw_templates = policy.get("templates", {})
-    templates = [str(k) for k in raw_templates] if isinstance(raw_templates, Mapping) else None
-    onboarding = [
-        k
-        for _, track in items(mapping(policy, "onboarding"), "tracks")
-        for field in ("milestones", "rollout_stages")
-        for _, m in items(track, field)
-        if (k := text(m, "key")) is not None
-    ]
-    recurring = [
-        (i, k) for i, r in items(mapping(policy, "maturity"), "recurring") if (k := text(r, "key"))
-    ]
-    milestones = unique([*onboarding, *(k for _, k in recurring)]) if onboarding else None
-    found: Found = duplicates(("roles",), enumerate(roles or []), "role")
-    for i, key in recurring:
+def _references(policy: Policy, reading: Reading) -> Found:
+    """Names used in one section must exist in another."""
+    onboarding: list[str] = []
+    for track in policy.onboarding.tracks:
+        onboarding += [m.key for m in track.milestones] + [s.key for s in track.rollout_stages]
+    recurring = [r.key for r in policy.maturity.recurring]
+    # No onboarding milestone read at all: the loader could not read the tracks (reported),
+    # so references to milestones are not judged against nothing.
+    milestones = unique([*onboarding, *recurring]) if onboarding else None
+    lost = reading.lost(policy)
+    roles = None if "roles" in lost else policy.roles
+    found: Found = [(("roles", i), m) for i, m in duplicates(roles or [], "role")]
+    for i, key in enumerate(recurring):
         if key in onboarding:
             found.append(
                 (
@@ -398,58 +169,62 @@ def policy_problems(policy: Data, default_roles: Sequence[str]) -> Found:
                     f"'{key}' is also an onboarding milestone; completing it would be ambiguous",
                 )
             )
-    plays = items(policy, "plays")
-    found += [
-        ((*loc, "key"), msg)
-        for loc, msg in duplicates(("plays",), [(i, text(p, "key")) for i, p in plays], "play")
-    ]
-    for i, play in plays:
-        found += _play_references(("plays", i), play, roles, templates, milestones)
+    keys = [p.key for p in policy.plays]
+    found += [(("plays", i, "key"), m) for i, m in duplicates(keys, "play")]
+    templates = None if "templates" in lost else list(policy.templates)
+    known = _Known(roles, templates, milestones, reading.unreadable)
+    for i, play in enumerate(policy.plays):
+        found += known.references(("plays", i), play)
     return found
 
 
-def _play_references(
-    loc: Loc,
-    play: Data,
-    roles: Sequence[str] | None,
-    templates: Sequence[str] | None,
-    milestones: Sequence[str] | None,
-) -> Found:
-    found: Found = []
+class _Known:
+    """What a play may refer to, and the messages for what it may not."""
 
-    def role(at: Loc, name: str | None) -> None:
-        if roles is not None and name is not None and name not in roles:
-            found.append(((*loc, *at), unknown("role", name, roles)))
+    def __init__(
+        self,
+        roles: Sequence[str] | None,
+        templates: Sequence[str] | None,
+        milestones: Sequence[str] | None,
+        unreadable: Collection[str],
+    ) -> None:
+        self.roles, self.templates, self.milestones = roles, templates, milestones
+        self.unreadable = unreadable
 
-    def template(at: Loc, name: str | None) -> None:
-        if templates is not None and name is not None and name not in templates:
-            found.append(((*loc, *at), unknown("template", name, templates)))
+    def references(self, loc: Loc, play: Play) -> Found:
+        found: Found = []
 
-    def milestone(at: Loc, part: Data, kind: str) -> None:
-        if part.get("kind") == kind and milestones is not None:
-            for key in texts(part, "milestones") or []:
-                if key not in milestones:
-                    found.append(((*loc, *at, "milestones"), unknown("milestone", key, milestones)))
+        def check(at: Loc, noun: str, name: str | None, known: Sequence[str] | None) -> None:
+            if known is None or name is None or name in self.unreadable:
+                return
+            if name not in known:
+                found.append(((*loc, *at), unknown(noun, name, known)))
 
-    milestone(("trigger",), mapping(play, "trigger"), "milestone_overdue")
-    milestone(("exit_when",), mapping(play, "exit_when"), "milestones_complete")
-    for s, step in items(play, "steps"):
-        kind, at = step.get("kind"), ("steps", s)
-        template((*at, "template"), text(step, "template"))
-        if kind == "task":
-            role((*at, "assignee"), text(step, "assignee"))
-        elif kind == "escalate":
-            role((*at, "to"), text(step, "to"))
-        elif kind == "wait_until":
-            milestone((*at, "condition"), mapping(step, "condition"), "milestones_complete")
-        elif kind == "notify" and roles is not None:
-            to = text(step, "to")
-            if to is not None and to not in roles and to not in PERSONAS:
-                found.append(
-                    (
-                        (*loc, *at, "to"),
-                        f"unknown recipient '{to}': neither a role ({', '.join(roles)}) "
-                        f"nor a persona ({', '.join(PERSONAS)})",
+        if isinstance(play.trigger, MilestoneOverdueTrigger):
+            for key in play.trigger.milestones or []:
+                check(("trigger", "milestones"), "milestone", key, self.milestones)
+        if isinstance(play.exit_when, MilestonesComplete):
+            for key in play.exit_when.milestones:
+                check(("exit_when", "milestones"), "milestone", key, self.milestones)
+        for s, step in enumerate(play.steps):
+            at: Loc = ("steps", s)
+            if not isinstance(step, WaitUntilStep):
+                check((*at, "template"), "template", step.template, self.templates)
+            if isinstance(step, TaskStep):
+                check((*at, "assignee"), "role", step.assignee, self.roles)
+            elif isinstance(step, EscalateStep):
+                check((*at, "to"), "role", step.to, self.roles)
+            elif isinstance(step, WaitUntilStep) and isinstance(step.condition, MilestonesComplete):
+                for key in step.condition.milestones:
+                    check((*at, "condition", "milestones"), "milestone", key, self.milestones)
+            elif isinstance(step, NotifyStep) and (roles := self.roles) is not None:
+                to = step.to
+                if to not in roles and to not in PERSONAS and to not in self.unreadable:
+                    found.append(
+                        (
+                            (*loc, *at, "to"),
+                            f"unknown recipient '{to}': neither a role ({', '.join(roles)}) "
+                            f"nor a persona ({', '.join(PERSONAS)})",
+                        )
                     )
-                )
-    return found
+        return found

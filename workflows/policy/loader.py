@@ -1,11 +1,11 @@
-"""From a policy file to a Policy, or to every problem in it as `path.to.field: what is wrong`.
+"""From a policy file or data to a Policy, or to every problem in it as
+`path.to.field: what is wrong`, each with its line when it came from YAML.
 
-Workflow code never imports this module (it imports YAML and builds JSON Schema); it is reached
-through `workflows.policy.parse_policy`, `load_policy` and `policy_from_data`.
-
-Paths name list items by their `key` where they have a unique one
-(`plays.new_stakeholder.steps.connect.assignee`) and by index otherwise (`roles.2`), and each
-problem carries the line it is on when it came from YAML.
+Field errors come from the models (pydantic), in Waypost's words; the problems that span
+fields from `checks`, run on the policy as far as it can be read (`lenient`) when some of its
+fields are broken, so that one pass reports both. Paths name
+list items by their `key` where they have a unique one (`plays.new_stakeholder.steps.connect`)
+and by index otherwise (`roles.2`).
 """
 
 from __future__ import annotations
@@ -13,135 +13,111 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from workflows.policy import Policy, PolicyError, PolicyIssue
+from workflows.models import KEY_PATTERN
+from workflows.policy.checks import problems
+from workflows.policy.errors import PolicyError, PolicyIssue
+from workflows.policy.fields import NAME_PATTERN
+from workflows.policy.lenient import read_leniently
+from workflows.policy.models import Policy
+from workflows.policy.wording import Loc, shown_path
 
-_PLAIN_KEY = re.compile(r"[a-z][a-z0-9_]*")
+if TYPE_CHECKING:
+    import yaml
+
 _PATTERNS = {
-    r"^[a-z][a-z0-9_]{0,47}$": "lowercase letters, digits and _, starting with a letter",
-    r"^[a-z0-9][a-z0-9_-]{0,62}$": "lowercase letters, digits, - and _",
+    KEY_PATTERN: "lowercase letters, digits and _, starting with a letter",
+    NAME_PATTERN: "lowercase letters, digits, - and _",
 }
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Refuses duplicate keys: plain PyYAML keeps the last one and hides the mistake."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        first: dict[tuple[str, str], int] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
-                continue
-            seen = (key_node.tag, key_node.value)
-            if seen in first:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key '{key_node.value}' (first on line {first[seen]})",
-                    key_node.start_mark,
-                )
-            first[seen] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
-def parse_yaml_policy(text: str, source: str) -> Policy:
-    loader = _StrictLoader(text)
+def load_policy(path: str | Path) -> Policy:
+    """A policy from a YAML file; an unreadable file is a PolicyError too."""
     try:
-        nodes = loader.get_single_node()
-        data = loader.construct_document(nodes) if nodes is not None else None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "yaml"
-        what = " ".join(p for p in (e.problem, e.context) if p) or "not valid YAML"
-        line = mark.line + 1 if mark else None
-        raise PolicyError(source, [PolicyIssue(where, what, line)]) from None
-    except yaml.YAMLError as e:
-        raise PolicyError(source, [PolicyIssue("yaml", str(e))]) from None
-    finally:
-        loader.dispose()
-    if data is None:
-        raise PolicyError(
-            source,
-            [PolicyIssue("policy", "empty: a policy needs at least name, version and onboarding")],
-        )
-    return validate_policy_data(data, source, nodes)
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise PolicyError(str(path), [PolicyIssue("file", f"cannot read {path}: {reason}")]) from e
+    return parse_policy(text, str(path))
 
 
-def validate_policy_data(data: Any, source: str, nodes: yaml.Node | None) -> Policy:
+def parse_policy(text: str, source: str = "<string>") -> Policy:
+    """A policy from YAML text; raises PolicyError listing every problem, with line numbers."""
+    # Imported here so that code which only needs the models never imports YAML.
+    from workflows.policy.yaml_text import read_yaml
+
+    data, nodes = read_yaml(text, source)
+    return _validated(data, source, nodes)
+
+
+def policy_from_data(data: Any, source: str = "<data>") -> Policy:
+    """A policy from already-parsed data (e.g. a JSON request body), with the same errors."""
+    return _validated(data, source, None)
+
+
+def _validated(data: Any, source: str, nodes: yaml.Node | None) -> Policy:
     if not isinstance(data, Mapping):
         got = type(data).__name__
         message = f"must be a mapping of sections (name, version, onboarding, ...), got {got}"
         raise PolicyError(source, [PolicyIssue("policy", message, _line(nodes, []))])
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         issues = [_issue(err, data, nodes) for err in exc.errors()]
-        issues.sort(key=lambda i: (i.line is None, i.line or 0))  # stable: in file order
-        raise PolicyError(source, issues) from None
+        # The checks too, on what can be read, so that one pass names every problem.
+        if (lenient := read_leniently(data)) is not None:
+            found = problems(lenient.policy, lenient)
+            issues += [_problem(lenient.file_loc(loc), m, data, nodes) for loc, m in found]
+    else:
+        issues = [_problem(loc, message, data, nodes) for loc, message in problems(policy)]
+    if not issues:
+        return policy
+    issues.sort(key=lambda i: (i.line is None, i.line or 0))  # stable: in file order
+    raise PolicyError(source, issues)
 
 
 # ---- paths, lines and messages ----------------------------------------------------------------
 
 
+def _problem(loc: Loc, message: str, data: Any, nodes: yaml.Node | None) -> PolicyIssue:
+    return PolicyIssue(shown_path(loc, data), message, _line(nodes, loc))
+
+
 def _issue(err: ErrorDetails, data: Any, nodes: yaml.Node | None) -> PolicyIssue:
     raw: list[str | int] = []  # the loc as it appears in the file
-    shown: list[str] = []
     node, is_key = data, False
     for part in err["loc"]:
         if part == "[key]":  # pydantic's marker for a bad dict key
             is_key = True
         elif isinstance(node, Mapping) and part not in node and node.get("kind") == part:
             continue  # the tag pydantic adds for a union member; not in the file
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            raw.append(part)
-            shown.append(_item_name(node, part))
-            node = node[part]
         else:
             raw.append(part)
-            shown.append(str(part))
-            node = node.get(part) if isinstance(node, Mapping) else None
+            if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                node = node.get(part) if isinstance(node, Mapping) else None
     message = _describe(err, raw, data, is_key)
-    return PolicyIssue(".".join(shown) or "policy", message, _line(nodes, raw))
-
-
-def _item_name(items: list[Any], i: int) -> str:
-    keys = [item.get("key") if isinstance(item, Mapping) else None for item in items]
-    key = keys[i]
-    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key) and keys.count(key) == 1:
-        return key
-    return str(i)
+    return PolicyIssue(shown_path(raw, data), message, _line(nodes, raw))
 
 
 def _line(nodes: yaml.Node | None, raw: Sequence[str | int]) -> int | None:
     if nodes is None:
         return None
-    node, line = nodes, nodes.start_mark.line + 1
-    for part in raw:
-        if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(part)]
-            if not match:
-                break
-            line, node = match[0][0].start_mark.line + 1, match[0][1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+    from workflows.policy.yaml_text import line_of  # loaded already: nodes came from it
+
+    return line_of(nodes, raw)
 
 
 def _describe(err: ErrorDetails, raw: list[str | int], data: Any, is_key: bool) -> str:
     kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
     shown = repr(got) if isinstance(got, str) else str(got)
-    if kind == "value_error":  # our own checks: the message is already in our words
-        return str(ctx.get("error", err["msg"]))
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":

@@ -6,8 +6,6 @@ policy (name and version) it was made, and the facts it used, exactly as they we
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.policy import Policy
@@ -51,8 +49,3 @@ def num(x: float) -> str:
 def plural(n: float, word: str) -> str:
     """`1 active day`, `3 active days`."""
     return f"{num(n)} {word}{'s' * (n != 1)}"
-
-
-def midnight(day: date, like: datetime) -> datetime:
-    """A date as the start of that day, in the time zone of `like` (naive stays naive)."""
-    return datetime.combine(day, time(), tzinfo=like.tzinfo)
