@@ -8,22 +8,16 @@ Postgres or Temporal is away.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from starter.ingress import inbox
 from starter.ingress.events import BadBody, Problem, field_path
-from starter.journeys import JourneyError
-
-log = structlog.get_logger(__name__)
 
 
 class FieldError(BaseModel):
@@ -70,37 +64,6 @@ def error_response(err: ApiError) -> JSONResponse:
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error codes, all in the one shape."""
     return {code: {"model": ErrorBody} for code in codes}
-
-
-async def db_call(call: Awaitable[Any]) -> Any:
-    """A Postgres call whose failure is a 503 (retry), not a 500."""
-    try:
-        return await call
-    except inbox.DB_ERRORS as err:
-        log.warning("postgres call failed", error=str(err))
-        raise ApiError(503, "unavailable", "Postgres did not answer; retry shortly") from None
-
-
-async def bounded(seconds: float, call: Awaitable[Any], what: str) -> Any:
-    """A Temporal call that gives up after `seconds`: 503 instead of a hung request."""
-    try:
-        async with asyncio.timeout(seconds):
-            return await call
-    except JourneyError:
-        raise
-    except Exception as err:
-        log.warning("temporal call failed", what=what, error=f"{type(err).__name__}: {err}")
-        raise ApiError(
-            503, "temporal_unavailable", f"Temporal did not answer ({what}); retry shortly"
-        ) from None
-
-
-def journey_error(err: JourneyError) -> ApiError:
-    if err.kind == "unknown_account":
-        return ApiError(404, "unknown_account", str(err))
-    if err.kind == "journey_closed":
-        return ApiError(409, "journey_closed", str(err))
-    return ApiError(503, err.kind, f"{err} (is a worker running?)")
 
 
 def _request_error(exc: RequestValidationError) -> ApiError:
@@ -161,10 +124,7 @@ __all__ = [
     "ApiError",
     "ErrorBody",
     "FieldError",
-    "bounded",
-    "db_call",
     "error_response",
     "install_error_handlers",
-    "journey_error",
     "responses",
 ]

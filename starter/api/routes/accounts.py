@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from activities.store import fetch_timeline
+from starter.api.calls import bounded, db_call, journey_error
 from starter.api.deps import Authorized, OptionsDep, ServicesDep, get_client, get_pool
-from starter.api.errors import ApiError, bounded, db_call, journey_error, responses
+from starter.api.errors import ApiError, responses
 from starter.journeys import JourneyError, journey_state
 from workflows.journey.state import JourneyState
 from workflows.models import ID_PATTERN

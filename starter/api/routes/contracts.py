@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import Client
 
 from starter.api.body import StrictJson, refuse_bad_body
+from starter.api.calls import bounded, journey_error
 from starter.api.deps import (
     Authorized,
     OptionsDep,
@@ -23,13 +24,7 @@ from starter.api.deps import (
     get_client,
     get_pool,
 )
-from starter.api.errors import (
-    ApiError,
-    FieldError,
-    bounded,
-    journey_error,
-    responses,
-)
+from starter.api.errors import ApiError, FieldError, responses
 from starter.ingress import inbox
 from starter.ingress.events import check_time
 from starter.journeys import JourneyError, journey_state, start_journey

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from starter.api.body import StrictJson, refuse_bad_body
+from starter.api.calls import db_call
 from starter.api.deps import Authorized, ServicesDep
-from starter.api.errors import ApiError, db_call, responses
+from starter.api.errors import ApiError, responses
 from starter.tasks import TaskNotFound
 from workflows.models import ID_PATTERN
 
