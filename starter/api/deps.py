@@ -58,6 +58,17 @@ class Services:
     pool: asyncpg.Pool | None
     tasks: TaskStore | None
 
+    # Called in a route's body, not declared as dependencies: a route checks its input first.
+    def need_client(self) -> Client:
+        if self.client is None:
+            raise ApiError(503, "unavailable", "Temporal is not connected yet; retry shortly")
+        return self.client
+
+    def need_pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise ApiError(503, "unavailable", "Postgres is not configured (DATABASE_URL)")
+        return self.pool
+
 
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
@@ -74,23 +85,9 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def get_client(services: Annotated[Services, Depends(get_services)]) -> Client:
-    if services.client is None:
-        raise ApiError(503, "unavailable", "Temporal is not connected yet; retry shortly")
-    return services.client
-
-
-def get_pool(services: Annotated[Services, Depends(get_services)]) -> asyncpg.Pool:
-    if services.pool is None:
-        raise ApiError(503, "unavailable", "Postgres is not configured (DATABASE_URL)")
-    return services.pool
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 OptionsDep = Annotated[ApiOptions, Depends(get_options)]
 ServicesDep = Annotated[Services, Depends(get_services)]
-ClientDep = Annotated[Client, Depends(get_client)]
-PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 
 
 # ---- the token -----------------------------------------------------------------------------------
@@ -174,15 +171,11 @@ Authorized = Depends(require_token)
 __all__ = [
     "ApiOptions",
     "Authorized",
-    "ClientDep",
     "OptionsDep",
-    "PoolDep",
     "RequireToken",
     "Services",
     "ServicesDep",
     "SettingsDep",
     "TaskStore",
-    "get_client",
-    "get_pool",
     "require_token",
 ]

@@ -40,6 +40,7 @@ from runtime.temporal import ui_link
 from starter.api.dashboard.svg import COLOURS, journey_svg
 from starter.api.deps import OptionsDep, RequireToken, ServicesDep, SettingsDep, token_matches
 from starter.api.errors import ApiError
+from starter.ingress import inbox
 from starter.journeys import JourneyError, journey_state
 from starter.portfolio import (
     HEALTH_COLOURS,
@@ -65,7 +66,7 @@ SESSION_SECONDS = 12 * 3600
 TEMPLATES = Path(__file__).parent / "templates"
 FILTER_NAMES = ("segment", "stage", "health", "csm", "since")
 AccountId = Annotated[str, PathParam(pattern=ID_PATTERN)]
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+NO_TOKEN = "Set WAYPOST_API_TOKEN to use the dashboard (it is never open)."
 
 
 @dataclass(frozen=True)
@@ -182,14 +183,13 @@ class _Page(APIRoute):
             except ApiError as err:  # from the token check
                 if err.status == 401:
                     return _login_redirect(request)
-                return _page("error.html", err.status, title="Not configured", detail=_NO_TOKEN)
+                return _page("error.html", err.status, title="Not configured", detail=NO_TOKEN)
             except _Refused as err:
                 return _page("error.html", err.status, title=err.title, detail=err.detail)
 
         return page
 
 
-_NO_TOKEN = "Set WAYPOST_API_TOKEN to use the dashboard (it is never open)."
 # The API's token check, also taking the session cookie the login form sets.
 _signed_in = RequireToken(session=(COOKIE, session_valid))
 # Pages, not API: kept out of OpenAPI.
@@ -314,7 +314,7 @@ async def _journey(
             timeline = await fetch_timeline(db, account_id)
             plays = await fetch_plays(db, account_id)
             tasks = await list_tasks(db, account_id=account_id, status="open")
-        except DB_ERRORS as err:
+        except inbox.DB_ERRORS as err:
             log.warning("postgres unavailable for the journey page", error=str(err))
     return state, timeline, plays, tasks
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from activities.store import fetch_timeline
 from starter.api.calls import bounded, db_call, journey_error
-from starter.api.deps import Authorized, OptionsDep, ServicesDep, get_client, get_pool
+from starter.api.deps import Authorized, OptionsDep, ServicesDep
 from starter.api.errors import ApiError, responses
 from starter.journeys import JourneyError, journey_state
 from workflows.journey.state import JourneyState
@@ -31,7 +31,7 @@ async def get_account(
 ) -> JSONResponse:
     try:
         state: JourneyState = await bounded(
-            options.temporal_timeout, journey_state(get_client(services), account_id), "state"
+            options.temporal_timeout, journey_state(services.need_client(), account_id), "state"
         )
     except JourneyError as err:
         raise journey_error(err) from None
@@ -42,12 +42,12 @@ async def get_account(
 async def get_timeline(
     account_id: AccountId, services: ServicesDep, options: OptionsDep
 ) -> JSONResponse:
-    rows = await db_call(fetch_timeline(get_pool(services), account_id))
+    rows = await db_call(fetch_timeline(services.need_pool(), account_id))
     if not rows:
         # No rows yet: an unknown account is a 404, a journey just started an empty timeline.
         try:
             await bounded(
-                options.temporal_timeout, journey_state(get_client(services), account_id), "state"
+                options.temporal_timeout, journey_state(services.need_client(), account_id), "state"
             )
         except JourneyError as err:
             if err.kind == "unknown_account":

@@ -21,8 +21,6 @@ from starter.api.deps import (
     OptionsDep,
     ServicesDep,
     SettingsDep,
-    get_client,
-    get_pool,
 )
 from starter.api.errors import ApiError, FieldError, responses
 from starter.ingress import inbox
@@ -98,7 +96,7 @@ async def post_contract(
     with structlog.contextvars.bound_contextvars(account_id=account.account_id):
         policy = _policy(settings.policy_file, contract.policy)
         # Only now: a bad contract is a 422 even while Temporal or Postgres is away.
-        client, pool = get_client(services), get_pool(services)
+        client, pool = services.need_client(), services.need_pool()
         started = await bounded(
             options.temporal_timeout,
             start_journey(

@@ -11,7 +11,7 @@ import asyncpg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from starter.api.deps import Authorized, ServicesDep, get_client, get_pool
+from starter.api.deps import Authorized, ServicesDep
 from starter.api.errors import ApiError, responses
 from starter.ingress import inbox
 
@@ -24,12 +24,12 @@ CHECK_SECONDS = 2
 async def healthz(services: ServicesDep) -> JSONResponse:
     body: dict[str, Any] = {"postgres": "ok", "temporal": "ok"}
     try:
-        body["inbox"] = await _inbox_summary(get_pool(services))
+        body["inbox"] = await _inbox_summary(services.need_pool())
     except (ApiError, *inbox.DB_ERRORS) as err:
         body["postgres"] = f"unreachable: {err}"
     try:
         async with asyncio.timeout(CHECK_SECONDS):
-            healthy = await get_client(services).service_client.check_health(
+            healthy = await services.need_client().service_client.check_health(
                 timeout=timedelta(seconds=CHECK_SECONDS)
             )
         body["temporal"] = "ok" if healthy else "not serving"

@@ -24,7 +24,6 @@ from starter.api.deps import (
     Services,
     ServicesDep,
     SettingsDep,
-    get_pool,
 )
 from starter.api.errors import ApiError, responses
 from starter.ingress import inbox
@@ -186,7 +185,7 @@ async def _ingest(
     parse: Callable[[Any], tuple[list[inbox.Incoming], list[Any]]],
 ) -> JSONResponse:
     """Parse, record (all or nothing), then try to deliver what is new at once."""
-    pool = get_pool(services)
+    pool = services.need_pool()
     try:
         items, links = parse(parse_json(body))
     except BadBody as err:
