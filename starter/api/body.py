@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response, params
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,9 +99,21 @@ class StrictJson(APIRoute):
     JSON, as the API always has.
 
     FastAPI decodes a body before it runs dependencies, so a refused body is set aside here
-    and raised by `refuse_bad_body`, a dependency after the token check: without the token
-    the answer is 401 whatever the body.
+    and raised by `refuse_bad_body`, a dependency this route adds after the router's token
+    check: without the token the answer is 401 whatever the body.
     """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Last, so after the router's own (the token check).
+        checks = [*(dependencies or ()), Depends(refuse_bad_body)]
+        super().__init__(path, endpoint, dependencies=checks, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -142,4 +154,4 @@ def _replay(body: bytes, then: Receive) -> Receive:
     return receive
 
 
-__all__ = ["MAX_BODY", "BodyLimit", "StrictJson", "refuse_bad_body"]
+__all__ = ["MAX_BODY", "BodyLimit", "StrictJson"]

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import Client
 
-from starter.api.body import StrictJson, refuse_bad_body
+from starter.api.body import StrictJson
 from starter.api.calls import bounded, journey_error
 from starter.api.deps import (
     Authorized,
@@ -37,7 +37,7 @@ POLICY_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}(\.ya?ml)?$"
 # What a second contract for a running journey must repeat; anything else is a conflict.
 COMPARED = ("segment", "tier", "contract_start", "contract_end")
 
-router = APIRouter(route_class=StrictJson, dependencies=[Authorized, Depends(refuse_bad_body)])
+router = APIRouter(route_class=StrictJson, dependencies=[Authorized])
 
 
 class HubSpotLinks(BaseModel):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from starter.api.body import StrictJson, refuse_bad_body
+from starter.api.body import StrictJson
 from starter.api.calls import db_call
 from starter.api.deps import Authorized, ServicesDep
 from starter.api.errors import ApiError, responses
@@ -18,7 +18,7 @@ from workflows.models import ID_PATTERN
 
 router = APIRouter(
     route_class=StrictJson,
-    dependencies=[Authorized, Depends(refuse_bad_body)],
+    dependencies=[Authorized],
     responses=responses(401, 404, 422, 503),
 )
 
