@@ -34,7 +34,7 @@ from bench.scenarios import (
 )
 from bench.trace import reaction_path
 from devtools.infra import free_port
-from starter.api.app import ApiClient
+from starter.api.client import ApiClient
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import CustomerJourney, journey_id
 from workflows.models import Account

@@ -26,7 +26,9 @@ from activities.plays import list_tasks
 from devtools.infra import ensure_infra
 from runtime.settings import Settings
 from runtime.temporal import connect, ui_link
-from starter.api.app import ApiClient, ApiConfig, create_app, running
+from starter.api.app import create_app
+from starter.api.client import ApiClient
+from starter.api.serve import running
 from starter.cli.views import print_status
 from starter.journeys import (
     JourneyError,
@@ -77,10 +79,11 @@ async def run_demo(
             relay = asyncio.create_task(run_relay(pool, deliver_to_log, stop, interval=0.2))
             since = datetime.now(UTC)
             token, secret = secrets.token_hex(16), secrets.token_hex(16)
-            api_config = ApiConfig.from_settings(
-                settings, api_token=token, webhook_secret=secret, day_seconds=day_seconds
+            # Compressed time is a setting of the API, not part of a contract it receives.
+            api_settings = settings.model_copy(
+                update={"api_token": token, "webhook_secret": secret, "day_seconds": day_seconds}
             )
-            app = create_app(settings, client, pool, config=api_config)
+            app = create_app(api_settings, client, pool)
             try:
                 async with (
                     running(app) as url,
@@ -274,7 +277,7 @@ async def _drive(
         await _end_previous(client, accounts)
         for i, account in enumerate(accounts):
             if i % 3 == 0:  # a third of the contracts arrive through POST /contracts
-                posted = await api.post_contract(account, day_seconds=day_seconds)
+                posted = await api.post_contract(account)
                 created = bool(posted["created"])
             else:
                 started = await start_journey(

@@ -16,14 +16,11 @@ ciphertext, which is the point: only someone holding `WAYPOST_API_TOKEN` gets pl
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hmac
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
@@ -32,6 +29,8 @@ from temporalio.api.common.v1 import Payloads
 from devtools.infra import InfraError
 from runtime.codec import EncryptionCodec, PayloadKeyError, PayloadKeys, PayloadRefused
 from runtime.settings import Settings
+from starter.api.deps import RequireToken
+from starter.api.errors import install_error_handlers
 
 log = structlog.get_logger(__name__)
 
@@ -57,8 +56,11 @@ def create_codec_app(keys: PayloadKeys, *, token: str, ui_origins: Sequence[str]
         raise CodecServerError("set WAYPOST_API_TOKEN: the codec server is never open")
     # Lenient on the way in to the UI: plaintext from before encryption was on is shown.
     codec = EncryptionCodec(keys, accept_plaintext=True)
+    # The API's token check, taking the token as a Basic password too (see above).
+    signed_in = RequireToken(lambda _request: token, basic=True, challenge=REALM)
     app = FastAPI(
         title="Waypost codec server",
+        dependencies=[Depends(signed_in)],
         description="Encrypts and decrypts Temporal payloads for the Temporal UI and CLI.",
         docs_url=None,
         redoc_url=None,
@@ -73,32 +75,26 @@ def create_codec_app(keys: PayloadKeys, *, token: str, ui_origins: Sequence[str]
         max_age=600,
     )
 
+    install_error_handlers(app)
+
     @app.get("/")
-    async def index(request: Request) -> Response:
-        refused = _refuse(request, token)
-        if refused is not None:
-            return refused
+    async def index() -> Response:
         return JSONResponse(
             {"status": "ok", "key_ids": list(codec.key_ids), "endpoints": ["/encode", "/decode"]}
         )
 
     @app.post("/encode")
     async def encode(request: Request) -> Response:
-        return await _transform(request, token, codec, encrypt=True)
+        return await _transform(request, codec, encrypt=True)
 
     @app.post("/decode")
     async def decode(request: Request) -> Response:
-        return await _transform(request, token, codec, encrypt=False)
+        return await _transform(request, codec, encrypt=False)
 
     return app
 
 
-async def _transform(
-    request: Request, token: str, codec: EncryptionCodec, *, encrypt: bool
-) -> Response:
-    refused = _refuse(request, token)
-    if refused is not None:
-        return refused
+async def _transform(request: Request, codec: EncryptionCodec, *, encrypt: bool) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY:
         return _error(413, "body_too_large", f"the body is over {MAX_BODY // 1024 // 1024} MiB")
@@ -114,27 +110,6 @@ async def _transform(
     return Response(
         json_format.MessageToJson(Payloads(payloads=out), indent=None),
         media_type="application/json",
-    )
-
-
-def _refuse(request: Request, token: str) -> Response | None:
-    """None when the request carries the token (Bearer, or Basic with it as password)."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    given = value.strip()
-    if scheme.lower() == "basic":
-        try:
-            given = base64.b64decode(given, validate=True).decode("utf-8").partition(":")[2]
-        except (binascii.Error, UnicodeDecodeError):
-            given = ""
-    elif scheme.lower() != "bearer":
-        given = ""
-    if given and hmac.compare_digest(given.encode(), token.encode()):
-        return None
-    return _error(
-        401,
-        "unauthorized",
-        "send 'Authorization: Bearer <WAYPOST_API_TOKEN>' (or sign in with it as password)",
-        {"WWW-Authenticate": REALM},
     )
 
 

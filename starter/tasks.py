@@ -10,10 +10,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.models import TaskClose, TaskRow
 from activities.plays import PlayActivities, fetch_task, list_tasks
-from starter.api.app import TaskNotFound
 from starter.journeys import JourneyError
 from workflows.playbook import names as play_names
 from workflows.playbook.messages import TaskDone
+
+
+class TaskNotFound(LookupError):
+    """No task with this id (the API answers 404)."""
 
 
 async def mark_task_done(client: Client, pool: asyncpg.Pool, task_id: int, by: str) -> TaskRow:

@@ -176,7 +176,7 @@ def api_cmd(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the HTTP API (contracts, CRM webhooks, journeys, tasks) and its inbox relay."""
-    from starter.api.app import serve
+    from starter.api.serve import serve
 
     settings = _settings()
     _run(serve(settings, host=host, port=port, tasks=PlayTaskStore))

@@ -14,7 +14,8 @@ from playwright.async_api import Browser, Page
 from temporalio.client import Client
 
 from runtime.settings import Settings
-from starter.api.app import ApiConfig, create_app, running
+from starter.api.app import create_app
+from starter.api.serve import running
 from tests.browser.seed import DAY_SECONDS, seed_portfolio
 from workflows.journey.workflow import journey_id
 from workflows.models import Account
@@ -45,14 +46,13 @@ async def test_dashboard_matches_the_journeys(
     make_account: Callable[..., Account],
 ) -> None:
     seeded = await seed_portfolio(client, task_queue, policy, make_account)
-    config = ApiConfig.from_settings(
-        Settings(),
+    settings = Settings(
         api_token=TOKEN,
         task_queue=task_queue,
         policy_file=ROOT / "policies" / "default.yaml",
         day_seconds=DAY_SECONDS,
     )
-    app = create_app(Settings(), client, pool, config=config, run_relay=False)
+    app = create_app(settings, client, pool, run_relay=False)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = await context.new_page()

@@ -23,10 +23,14 @@ from temporalio.client import Client
 from devtools.infra import TemporalServer, free_port
 from runtime.settings import Settings
 from runtime.temporal import connect
-from starter.api.app import ApiClient, ApiConfig, TaskNotFound, create_app, running
+from starter.api.app import create_app
+from starter.api.client import ApiClient
+from starter.api.deps import ApiOptions
+from starter.api.serve import running
 from starter.ingress import inbox
 from starter.ingress.inbox import relay_once
 from starter.journeys import JourneyError, end_journey, journey_state, start_journey
+from starter.tasks import TaskNotFound
 from tests.waiting import eventually
 from worker import build_worker
 from workflows.journey.state import JourneyState
@@ -46,21 +50,22 @@ DAY = 1.0  # journeys stay quiet while a test talks to them
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _config(task_queue: str, **overrides: Any) -> ApiConfig:
-    settings = Settings(
-        api_token=TOKEN, webhook_secret=SECRET, hubspot_client_secret=HUBSPOT_SECRET
-    )
+OPTIONS = ApiOptions(delivery_timeout=1.0, temporal_timeout=3.0)
+
+
+def _settings(task_queue: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "task_queue": task_queue,
+        "api_token": TOKEN,
+        "webhook_secret": SECRET,
         "webhook_secret_previous": PREVIOUS,
+        "hubspot_client_secret": HUBSPOT_SECRET,
         "public_base_url": PUBLIC,
+        "task_queue": task_queue,
         "policy_file": ROOT / "policies" / "default.yaml",
         "day_seconds": DAY,
-        "delivery_timeout": 1.0,
-        "temporal_timeout": 3.0,
     }
     values.update(overrides)
-    return ApiConfig.from_settings(settings, **values)
+    return Settings(**values)
 
 
 def _http(app: Any) -> httpx.AsyncClient:
@@ -71,7 +76,7 @@ def _http(app: Any) -> httpx.AsyncClient:
 async def api(
     client: Client, pool: asyncpg.Pool, task_queue: str, worker: object
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(), client, pool, config=_config(task_queue), run_relay=False)
+    app = create_app(_settings(task_queue), client, pool, options=OPTIONS, run_relay=False)
     async with _http(app) as http:
         yield http
 
@@ -123,7 +128,7 @@ async def _post_events(
 
 
 def _contract(account: Account, **extra: Any) -> dict[str, Any]:
-    return {"account": account.model_dump(mode="json"), "day_seconds": DAY, **extra}
+    return {"account": account.model_dump(mode="json"), **extra}
 
 
 async def _inbox(pool: asyncpg.Pool, account_id: str) -> list[asyncpg.Record]:
@@ -179,6 +184,7 @@ async def test_a_contract_starts_one_journey_and_a_different_one_conflicts(
     state = await api.get(f"/accounts/{account.account_id}", headers=AUTH)
     assert state.status_code == 200
     assert state.json()["account_id"] == account.account_id
+    assert state.json()["day_seconds"] == DAY  # WAYPOST_DAY_SECONDS, not the contract's
     timeline = await eventually(
         lambda: api.get(f"/accounts/{account.account_id}/timeline", headers=AUTH),
         lambda r: any(e["kind"] == "journey_started" for e in r.json()["events"]),
@@ -197,6 +203,11 @@ async def test_contract_errors_name_the_field(
     r = await api.post("/contracts", json=bad, headers=AUTH)
     assert r.status_code == 422
     assert [f["path"] for f in r.json()["fields"]] == ["account.seats"]
+
+    # Compressed time is the deployment's setting, never a contract's.
+    r = await api.post("/contracts", json=_contract(account, day_seconds=0.5), headers=AUTH)
+    assert r.status_code == 422
+    assert [f["path"] for f in r.json()["fields"]] == ["day_seconds"]
 
     r = await api.post("/contracts", json=_contract(account, policy="no-such"), headers=AUTH)
     assert r.status_code == 422
@@ -234,7 +245,7 @@ async def test_protected_routes_need_the_bearer_token(
     assert health.json()["temporal"] == "ok"
 
     closed = create_app(
-        Settings(), client, pool, config=_config(task_queue, api_token=None), run_relay=False
+        _settings(task_queue, api_token=None), client, pool, options=OPTIONS, run_relay=False
     )
     async with _http(closed) as http:
         r = await http.get("/healthz", headers=AUTH)
@@ -272,7 +283,7 @@ async def test_tasks_routes_use_the_task_store_and_say_when_there_is_none(
     assert missing.json()["error"] == "unknown_task"
 
     app = create_app(
-        Settings(), client, pool, config=_config(task_queue), tasks=_Tasks(), run_relay=False
+        _settings(task_queue), client, pool, options=OPTIONS, tasks=_Tasks(), run_relay=False
     )
     async with _http(app) as http:
         listed = await http.get("/tasks", params={"status": "open"}, headers=AUTH)
@@ -471,7 +482,7 @@ async def test_postgres_away_is_503_and_nothing_is_accepted(
 ) -> None:
     nowhere = f"postgresql://waypost@127.0.0.1:{free_port()}/waypost"
     async with asyncpg.create_pool(nowhere, min_size=0) as away:
-        app = create_app(Settings(), client, away, config=_config(task_queue), run_relay=False)
+        app = create_app(_settings(task_queue), client, away, options=OPTIONS, run_relay=False)
         async with _http(app) as http:
             r = await _post_events(http, _health("acme", 50))
             assert r.status_code == 503
@@ -569,10 +580,10 @@ async def test_served_by_uvicorn_with_the_demo_client(
     worker: object,
     make_account: Callable[..., Account],
 ) -> None:
-    app = create_app(Settings(), client, pool, config=_config(task_queue))  # relay on
+    app = create_app(_settings(task_queue), client, pool, options=OPTIONS)  # relay on
     account = make_account()
     async with running(app) as url, ApiClient(url, token=TOKEN, webhook_secret=SECRET) as api:
-        started = await api.post_contract(account, day_seconds=DAY)
+        started = await api.post_contract(account)
         assert started["created"] is True
         event = _health(account.account_id, 64)
         event["event"]["occurred_at"] = datetime.now(UTC)  # the client serialises datetimes
@@ -664,7 +675,7 @@ async def test_events_sent_while_temporal_is_down_are_applied_once_when_it_is_ba
             await _applied(own, account.account_id, 0)
         await asyncio.to_thread(server.stop)
 
-        app = create_app(Settings(), own, pool, config=_config(task_queue), run_relay=False)
+        app = create_app(_settings(task_queue), own, pool, options=OPTIONS, run_relay=False)
         now = datetime.now(UTC)
         events = [
             _health(account.account_id, 70, at=now - timedelta(minutes=5)),

@@ -36,7 +36,8 @@ from schemathesis.schemas import BaseSchema
 
 from runtime.settings import Settings
 from runtime.temporal import connect
-from starter.api.app import ApiConfig, create_app
+from starter.api.app import create_app
+from starter.api.deps import ApiOptions
 from worker import build_worker
 
 pytestmark = pytest.mark.integration
@@ -111,17 +112,13 @@ def api_schema(temporal_address: str, database_url: str) -> Iterator[BaseSchema]
             "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
             "temporal_address": temporal_address,
             "DATABASE_URL": database_url,
+            "task_queue": task_queue,
+            "policy_file": ROOT / "policies" / "default.yaml",
+            "day_seconds": 1.0,
         }
     )
-    config = ApiConfig.from_settings(
-        settings_,
-        task_queue=task_queue,
-        policy_file=ROOT / "policies" / "default.yaml",
-        day_seconds=1.0,
-        delivery_timeout=2.0,
-        temporal_timeout=5.0,
-    )
-    app = create_app(settings_, config=config, run_relay=False)
+    options = ApiOptions(delivery_timeout=2.0, temporal_timeout=5.0)
+    app = create_app(settings_, options=options, run_relay=False)
     with _WorkerThread(temporal_address, database_url, task_queue):
         try:
             yield schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client
 
 from runtime.settings import Settings
-from starter.api.app import ApiConfig, create_app
+from starter.api.app import create_app
 from starter.api.dashboard.routes import COOKIE, session_value
 from tests.browser.seed import DAY_SECONDS, Seeded, seed_portfolio
 from workflows.models import Account
@@ -39,8 +39,7 @@ def _app(task_queue: str, client: Client, pool: asyncpg.Pool, **overrides: Any) 
         "day_seconds": DAY_SECONDS,
     }
     values.update(overrides)
-    config = ApiConfig.from_settings(Settings(), **values)
-    return create_app(Settings(), client, pool, config=config, run_relay=False)
+    return create_app(Settings(**values), client, pool, run_relay=False)
 
 
 def _http(app: Any) -> httpx.AsyncClient:

@@ -23,7 +23,8 @@ from activities.plays import list_tasks
 from devtools.infra import free_port
 from runtime.metrics import JOURNEY_EVENTS, OUTBOX_DELIVERED, PLAYS_STARTED
 from runtime.settings import Settings
-from starter.api.app import create_app, running
+from starter.api.app import create_app
+from starter.api.serve import running
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from tests.waiting import eventually
 from workflows.journey import names
@@ -193,8 +194,8 @@ async def test_the_api_serves_metrics_behind_its_token(
                 f"Task {step}",
                 due,
             )
-    settings = Settings(api_token=TOKEN, webhook_secret="s")
-    app = create_app(settings, client, pool, task_queue=task_queue, run_relay=False)
+    settings = Settings(api_token=TOKEN, webhook_secret="s", task_queue=task_queue)
+    app = create_app(settings, client, pool, run_relay=False)
     async with running(app) as base:
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
             assert (await http.get("/metrics")).status_code == 401

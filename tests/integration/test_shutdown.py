@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from activities.models import TaskRow
 from activities.plays import list_tasks
-from starter.api.app import running
+from starter.api.serve import running
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
 from tests.waiting import eventually

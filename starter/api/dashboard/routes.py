@@ -1,5 +1,5 @@
 """The dashboard, served by the API at `/`: the portfolio at a glance and one journey as a
-picture. Server-rendered (Jinja2 templates in starter/templates, SVG from starter/svg.py):
+picture. Server-rendered (Jinja2 templates in templates/ beside this module, SVG from svg.py):
 no front-end build step, no JavaScript needed.
 
 It needs the API's bearer token, sent as `Authorization: Bearer …` or typed once into the
@@ -13,19 +13,20 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from temporalio.client import Client
@@ -34,9 +35,13 @@ from temporalio.service import RPCError
 from activities.models import TaskRow, TimelineRow
 from activities.plays import list_tasks
 from activities.store import fetch_timeline
+from runtime.settings import Settings
 from runtime.temporal import ui_link
 from starter.api.dashboard.palette import COLOURS
 from starter.api.dashboard.svg import journey_svg
+from starter.api.deps import OptionsDep, RequireToken, ServicesDep, SettingsDep, token_matches
+from starter.api.errors import ApiError
+from starter.ingress import inbox
 from starter.journeys import JourneyError, journey_state
 from starter.portfolio import (
     HEALTH_COLOURS,
@@ -55,39 +60,37 @@ from workflows.journey.workflow import journey_id
 from workflows.models import ID_PATTERN
 from workflows.policy import Policy, PolicyError, load_policy
 
-if TYPE_CHECKING:  # api.py includes this router: a runtime import would be circular
-    from starter.api.app import ApiConfig
-
 log = structlog.get_logger(__name__)
 
 COOKIE = "waypost_session"
 SESSION_SECONDS = 12 * 3600
 TEMPLATES = Path(__file__).parent / "templates"
 FILTER_NAMES = ("segment", "stage", "health", "csm", "since")
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+AccountId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+NO_TOKEN = "Set WAYPOST_API_TOKEN to use the dashboard (it is never open)."
 
 
 @dataclass(frozen=True)
-class DashboardConfig:
-    api_token: str | None
-    namespace: str = "default"
-    task_queue: str | None = None
-    ui_url: str | None = None
-    policy_file: Path | None = None
-    temporal_timeout: float = 5.0
+class _View:
+    """What a page reads from the API's configuration and services (starter/api/deps.py)."""
 
-    @classmethod
-    def from_api(cls, cfg: ApiConfig, ui_url: str | None) -> DashboardConfig:
-        """The API's settings: same token, namespace and task queue (the portfolio is the
-        journeys on the API's task queue, so one deployment's, or one test's)."""
-        return cls(
-            api_token=cfg.api_token,
-            namespace=cfg.namespace,
-            task_queue=cfg.task_queue,
-            ui_url=ui_url,
-            policy_file=cfg.policy_file,
-            temporal_timeout=cfg.temporal_timeout,
-        )
+    settings: Settings
+    timeout: float
+    client: Client | None
+    pool: asyncpg.Pool | None
+
+    def need_client(self) -> Client:
+        if self.client is None:
+            raise _Refused(503, "Temporal unavailable", "Temporal is not connected yet; retry.")
+        return self.client
+
+
+def _view(settings: SettingsDep, options: OptionsDep, services: ServicesDep) -> _View:
+    # The portfolio is the journeys on the API's task queue: one deployment's, or one test's.
+    return _View(settings, options.temporal_timeout, services.client, services.pool)
+
+
+View = Annotated[_View, Depends(_view)]
 
 
 class _Refused(Exception):
@@ -146,20 +149,6 @@ def session_valid(token: str, value: str, now: float | None = None) -> bool:
     return hmac.compare_digest(mac.encode(), _mac(token, int(expires)).encode())
 
 
-def _authorised(cfg: DashboardConfig, request: Request) -> bool:
-    token = cfg.api_token
-    if not token:
-        raise _Refused(
-            503, "Not configured", "Set WAYPOST_API_TOKEN to use the dashboard (it is never open)."
-        )
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "replace"), token.encode()
-    ):
-        return True
-    return session_valid(token, request.cookies.get(COOKIE, ""))
-
-
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never another host (an open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -179,149 +168,145 @@ def _login_redirect(request: Request) -> Response:
     )
 
 
-# ---- the router ----------------------------------------------------------------------------------
+# ---- the pages ----------------------------------------------------------------------------------
 
 
-def dashboard_router(
-    cfg: DashboardConfig,
-    client: Callable[[], Client | None],
-    pool: Callable[[], asyncpg.Pool | None],
-) -> APIRouter:
-    """`/` (portfolio), `/journeys/{id}` (one account), its SVG, and the login form.
+class _Page(APIRoute):
+    """A page route: a refusal (from the token check or the page itself) is a page, or the
+    login form, never the JSON API's error body."""
 
-    `client` and `pool` are getters: the API's lifespan may connect them after this is built.
-    """
-    router = APIRouter(include_in_schema=False)  # pages, not API: kept out of OpenAPI
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
 
-    def need_client() -> Client:
-        c = client()
-        if c is None:
-            raise _Refused(503, "Temporal unavailable", "Temporal is not connected yet; retry.")
-        return c
-
-    async def guarded(request: Request, render: Callable[[], Any]) -> Response:
-        try:
-            if not _authorised(cfg, request):
-                return _login_redirect(request)
-            response: Response = await render()
-            return response
-        except _Refused as err:
-            return _page("error.html", err.status, title=err.title, detail=err.detail)
-
-    @router.get("/login")
-    async def login_form(next: str | None = None) -> Response:
-        return _page("login.html", next=_safe_next(next), failed=False)
-
-    @router.post("/login")
-    async def login(request: Request) -> Response:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        given = (form.get("token") or [""])[0]
-        target = _safe_next((form.get("next") or ["/"])[0])
-        token = cfg.api_token
-        if not token:
-            return _page(
-                "error.html", 503, title="Not configured", detail="Set WAYPOST_API_TOKEN first."
-            )
-        if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode()):
-            log.info("dashboard login refused")
-            return _page("login.html", 401, next=target, failed=True)
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            COOKIE,
-            session_value(token),
-            max_age=SESSION_SECONDS,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-        return response
-
-    @router.post("/logout")
-    async def logout() -> Response:
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response
-
-    @router.get("/")
-    async def portfolio_page(request: Request) -> Response:
-        async def render() -> Response:
-            f = _filters(request, cfg)
-            c = need_client()
-            policy = _policy(cfg.policy_file)
+        async def page(request: Request) -> Response:
             try:
-                async with asyncio.timeout(cfg.temporal_timeout * 4):
-                    seen, _ = await find_journeys(c, Filters(task_queue=cfg.task_queue), limit=1000)
-                    folio = await load_portfolio(c, pool(), f, policy=policy)
-            except (RPCError, TimeoutError) as err:
-                raise _temporal_down(err) from None
-            quarter = quarter_start(folio.as_of)
-            return _page(
-                "portfolio.html",
-                folio=folio,
-                f=f,
-                segments=sorted({r.segment for r in seen if r.segment}),
-                health_colours=HEALTH_COLOURS,
-                quarter=quarter,
-                recent={r.account_id for r in changed_since(folio.rows, quarter)},
-                link=lambda **changes: _link(f, **changes),
-                ui=_ui_list_link(cfg, f),
+                return await handle(request)
+            except ApiError as err:  # from the token check
+                if err.status == 401:
+                    return _login_redirect(request)
+                return _page("error.html", err.status, title="Not configured", detail=NO_TOKEN)
+            except _Refused as err:
+                return _page("error.html", err.status, title=err.title, detail=err.detail)
+
+        return page
+
+
+# The API's token check, also taking the session cookie the login form sets.
+_signed_in = RequireToken(session=(COOKIE, session_valid))
+# Pages, not API: kept out of OpenAPI.
+login_router = APIRouter(include_in_schema=False, route_class=_Page)
+router = APIRouter(include_in_schema=False, route_class=_Page, dependencies=[Depends(_signed_in)])
+
+
+def add_dashboard(app: FastAPI) -> None:
+    """`/` (portfolio), `/journeys/{id}` (one account), its SVG, and the login form."""
+    app.include_router(login_router)
+    app.include_router(router)
+
+
+@login_router.get("/login")
+async def login_form(next: str | None = None) -> Response:
+    return _page("login.html", next=_safe_next(next), failed=False)
+
+
+@login_router.post("/login")
+async def login(request: Request, settings: SettingsDep) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    given = (form.get("token") or [""])[0]
+    target = _safe_next((form.get("next") or ["/"])[0])
+    token = settings.api_token
+    if not token:
+        return _page(
+            "error.html", 503, title="Not configured", detail="Set WAYPOST_API_TOKEN first."
+        )
+    if not token_matches(token, given):
+        log.info("dashboard login refused")
+        return _page("login.html", 401, next=target, failed=True)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session_value(token),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@login_router.post("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+async def portfolio_page(request: Request, view: View) -> Response:
+    f = _filters(request, view.settings.task_queue)
+    client = view.need_client()
+    policy = _policy(view.settings.policy_file)
+    try:
+        async with asyncio.timeout(view.timeout * 4):
+            seen, _ = await find_journeys(
+                client, Filters(task_queue=view.settings.task_queue), limit=1000
             )
+            folio = await load_portfolio(client, view.pool, f, policy=policy)
+    except (RPCError, TimeoutError) as err:
+        raise _temporal_down(err) from None
+    quarter = quarter_start(folio.as_of)
+    return _page(
+        "portfolio.html",
+        folio=folio,
+        f=f,
+        segments=sorted({r.segment for r in seen if r.segment}),
+        health_colours=HEALTH_COLOURS,
+        quarter=quarter,
+        recent={r.account_id for r in changed_since(folio.rows, quarter)},
+        link=lambda **changes: _link(f, **changes),
+        ui=_ui_list_link(view.settings, f),
+    )
 
-        return await guarded(request, render)
 
-    @router.get("/journeys/{account_id}")
-    async def journey_page(
-        request: Request, account_id: Annotated[str, PathParam(pattern=ID_PATTERN)]
-    ) -> Response:
-        async def render() -> Response:
-            state, timeline, plays, tasks = await _journey(cfg, need_client(), pool, account_id)
-            return _page(
-                "journey.html",
-                s=state,
-                svg=Markup(journey_svg(state, timeline, plays)),  # svg.py escapes every text
-                plays=plays,
-                tasks=tasks,
-                triggers=list(reversed(state.triggers[-12:])),
-                ui=ui_link(cfg.ui_url, cfg.namespace, journey_id(account_id)),
-            )
+@router.get("/journeys/{account_id}")
+async def journey_page(account_id: AccountId, view: View) -> Response:
+    state, timeline, plays, tasks = await _journey(view, account_id)
+    return _page(
+        "journey.html",
+        s=state,
+        svg=Markup(journey_svg(state, timeline, plays)),  # svg.py escapes every text
+        plays=plays,
+        tasks=tasks,
+        triggers=list(reversed(state.triggers[-12:])),
+        ui=ui_link(view.settings.ui_url, view.settings.namespace, journey_id(account_id)),
+    )
 
-        return await guarded(request, render)
 
-    @router.get("/journeys/{account_id}/timeline.svg")
-    async def journey_picture(
-        request: Request, account_id: Annotated[str, PathParam(pattern=ID_PATTERN)]
-    ) -> Response:
-        async def render() -> Response:
-            state, timeline, plays, _ = await _journey(cfg, need_client(), pool, account_id)
-            return Response(
-                journey_svg(state, timeline, plays),
-                media_type="image/svg+xml",
-                headers={"Cache-Control": "no-store"},
-            )
-
-        return await guarded(request, render)
-
-    return router
+@router.get("/journeys/{account_id}/timeline.svg")
+async def journey_picture(account_id: AccountId, view: View) -> Response:
+    state, timeline, plays, _ = await _journey(view, account_id)
+    return Response(
+        journey_svg(state, timeline, plays),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def _journey(
-    cfg: DashboardConfig,
-    client: Client,
-    pool: Callable[[], asyncpg.Pool | None],
-    account_id: str,
+    view: _View, account_id: str
 ) -> tuple[JourneyState, list[TimelineRow], list[PlayRecord], list[TaskRow]]:
     """State from Temporal; timeline, plays and open tasks from Postgres (empty if it is away:
     the picture then draws from the state alone)."""
     try:
-        async with asyncio.timeout(cfg.temporal_timeout):
-            state = await journey_state(client, account_id)
+        async with asyncio.timeout(view.timeout):
+            state = await journey_state(view.need_client(), account_id)
     except JourneyError as err:
         if err.kind == "unknown_account":
             raise _Refused(404, "Unknown account", str(err)) from None
         raise _Refused(503, "Journey unavailable", f"{err} (is a worker running?)") from None
     except (RPCError, TimeoutError) as err:
         raise _temporal_down(err) from None
-    db = pool()
+    db = view.pool
     timeline: list[TimelineRow] = []
     plays: list[PlayRecord] = []
     tasks: list[TaskRow] = []
@@ -330,7 +315,7 @@ async def _journey(
             timeline = await fetch_timeline(db, account_id)
             plays = await fetch_plays(db, account_id)
             tasks = await list_tasks(db, account_id=account_id, status="open")
-        except DB_ERRORS as err:
+        except inbox.DB_ERRORS as err:
             log.warning("postgres unavailable for the journey page", error=str(err))
     return state, timeline, plays, tasks
 
@@ -340,7 +325,7 @@ def _temporal_down(err: Exception) -> _Refused:
     return _Refused(503, "Temporal unavailable", "Temporal did not answer; retry shortly.")
 
 
-def _filters(request: Request, cfg: DashboardConfig) -> Filters:
+def _filters(request: Request, task_queue: str) -> Filters:
     q = request.query_params
     values: dict[str, Any] = {k: q.get(k) or None for k in ("segment", "stage", "health", "csm")}
     since = q.get("since") or ""
@@ -349,7 +334,7 @@ def _filters(request: Request, cfg: DashboardConfig) -> Filters:
     except ValueError:
         message = f"since: '{since[:20]}' is not a date (YYYY-MM-DD)"
         raise _Refused(400, "Bad filter", message) from None
-    f = Filters(**values, task_queue=cfg.task_queue)
+    f = Filters(**values, task_queue=task_queue)
     try:
         visibility_query(f)
     except FilterError as err:
@@ -365,12 +350,12 @@ def _link(f: Filters, **changes: str | None) -> str:
     return "/" + (f"?{urlencode(query)}" if query else "")
 
 
-def _ui_list_link(cfg: DashboardConfig, f: Filters) -> str | None:
+def _ui_list_link(settings: Settings, f: Filters) -> str:
     """The same journeys in the Temporal UI's workflow list (its query box takes our query)."""
-    if not cfg.ui_url:
-        return None
     query = visibility_query(f.model_copy(update={"task_queue": None}))
-    return f"{cfg.ui_url}/namespaces/{cfg.namespace}/workflows?{urlencode({'query': query})}"
+    return (
+        f"{settings.ui_url}/namespaces/{settings.namespace}/workflows?{urlencode({'query': query})}"
+    )
 
 
 @cache
@@ -382,8 +367,8 @@ def _load(path: Path) -> Policy | None:
         return None
 
 
-def _policy(path: Path | None) -> Policy | None:
-    return _load(path.resolve()) if path else None
+def _policy(path: Path) -> Policy | None:
+    return _load(path.resolve())
 
 
-__all__ = ["DashboardConfig", "dashboard_router", "session_valid", "session_value"]
+__all__ = ["COOKIE", "add_dashboard", "session_valid", "session_value"]

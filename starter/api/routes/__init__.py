@@ -1,0 +1,1 @@
+"""One router per resource; `starter/api/app.py` includes them."""
