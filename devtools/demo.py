@@ -22,7 +22,6 @@ from rich.table import Table
 from temporalio.client import Client
 
 from activities.notify import deliver_to_log, run_relay
-from activities.plays import list_tasks
 from devtools.infra import ensure_infra
 from runtime.settings import Settings
 from runtime.temporal import connect, ui_link
@@ -38,6 +37,7 @@ from starter.journeys import (
     start_journey,
 )
 from store import db
+from store.tasks import list_tasks
 from workflows.journey.messages import SIGNALS
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id

@@ -26,8 +26,8 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from activities.models import TaskRow
-from activities.plays import list_tasks
 from starter.journeys import JourneyError, Started, journey_state, start_journey
+from store.tasks import list_tasks
 from workflows import attributes
 from workflows.journey.state import JourneyState, TriggerRecord
 from workflows.journey.workflow import WORKFLOW_NAME
@@ -353,38 +353,6 @@ async def load_portfolio(
     return summarise(
         sorted(rows, key=_list_order), overdue, order=stage_order(policy), truncated=truncated
     )
-
-
-# ---- one account's records in Postgres -----------------------------------------------------------
-
-
-class PlayRecord(BaseModel):
-    """A play run as the `plays` table keeps it: with its why-record."""
-
-    play_id: str
-    run_id: str
-    play: str
-    cause: str
-    title: str
-    why: str
-    why_record: dict[str, Any]
-    status: str
-    outcome: str | None
-    started_at: datetime = Field(description="Real time (the play's own clock).")
-    ended_at: datetime | None
-
-
-async def fetch_plays(pool: asyncpg.Pool, account_id: str) -> list[PlayRecord]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT play_id, run_id, play, cause, title, why, why_record, status, outcome,
-                      started_at, ended_at
-                 FROM plays WHERE account_id = $1 ORDER BY started_at, play_id""",
-            account_id,
-        )
-    return [
-        PlayRecord.model_validate({**r, "why_record": json.loads(r["why_record"])}) for r in rows
-    ]
 
 
 # ---- starting journeys from a CSV of contracts ---------------------------------------------------

@@ -33,7 +33,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
-from activities.store import fetch_timeline
 from runtime.metrics import install_metrics
 from runtime.settings import Settings
 from runtime.temporal import converter_for
@@ -53,6 +52,7 @@ from starter.ingress.signatures import (
     verify_waypost,
 )
 from starter.journeys import JourneyError, journey_state, start_journey
+from store.timeline import fetch_timeline
 from workflows.journey.messages import SIGNALS, JourneyInput
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id

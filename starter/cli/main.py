@@ -20,8 +20,6 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from activities.plays import list_tasks
-from activities.store import fetch_timeline
 from devtools.infra import DevInfra, InfraError, ensure_infra, stop_embedded
 from runtime.logs import configure_logging
 from runtime.settings import Settings
@@ -44,6 +42,8 @@ from starter.portfolio import (
 )
 from starter.tasks import PlayTaskStore, mark_task_done
 from store import db
+from store.tasks import list_tasks
+from store.timeline import fetch_timeline
 from workflows.journey.messages import SIGNALS
 from workflows.journey.workflow import journey_id
 from workflows.models import Account

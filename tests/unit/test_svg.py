@@ -11,7 +11,7 @@ import pytest
 
 from activities.models import TimelineRow
 from starter.api.dashboard.svg import health_spans, journey_svg, play_bars
-from starter.portfolio import PlayRecord
+from store.plays import PlayRecord
 from workflows.journey.state import (
     JourneyState,
     MilestoneState,

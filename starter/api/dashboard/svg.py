@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from activities.models import TimelineRow
-from starter.portfolio import PlayRecord
+from store.plays import PlayRecord
 from workflows.clock import JourneyClock, midnight
 from workflows.journey.state import JourneyState
 
