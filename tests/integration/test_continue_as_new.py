@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from devtools.infra import TemporalServer, ensure_search_attributes, free_port
+from devtools.infra import TemporalServer, free_port
+from runtime.search_attributes import ensure_search_attributes
 from runtime.temporal import connect
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
