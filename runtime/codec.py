@@ -2,7 +2,7 @@
 
 Account names, e-mails and contact details travel in workflow inputs, signals, activity
 arguments and results. With `WAYPOST_PAYLOAD_KEY` set, `PayloadKeys` builds an AES-GCM
-`PayloadCodec` that every client and worker use (`starter/temporal.py`), so the Temporal
+`PayloadCodec` that every client and worker use (`runtime/temporal.py`), so the Temporal
 server, its database and anyone reading the UI without the key see only ciphertext.
 
 Wire format of an encrypted payload:
