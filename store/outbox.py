@@ -7,6 +7,8 @@ same row at once; it marks each row sent, or counts the failed attempt, in that 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from activities.models import OutboxMessage
@@ -71,3 +73,15 @@ async def mark_failed_attempt(
         error[:500],
         max_attempts,
     )
+
+
+async def count_sent(pool: asyncpg.Pool, account_ids: list[str], since: datetime) -> int:
+    """Messages to the accounts queued since `since` and delivered."""
+    async with pool.acquire() as conn:
+        n = await conn.fetchval(
+            """SELECT count(*) FROM outbox
+                WHERE status = 'sent' AND account_id = ANY($1) AND created_at >= $2""",
+            account_ids,
+            since,
+        )
+    return int(n)

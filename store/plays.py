@@ -82,3 +82,32 @@ async def fetch_plays(pool: asyncpg.Pool, account_id: str) -> list[PlayRecord]:
     return [
         PlayRecord.model_validate({**r, "why_record": json.loads(r["why_record"])}) for r in rows
     ]
+
+
+async def runs_by_status(
+    pool: asyncpg.Pool, account_ids: list[str], since: datetime
+) -> list[tuple[str, str, int]]:
+    """(play, status, runs) of the accounts' plays started since `since`."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT play, status, count(*) AS n FROM plays
+                WHERE account_id = ANY($1) AND started_at >= $2
+                GROUP BY play, status ORDER BY play, status""",
+            account_ids,
+            since,
+        )
+    return [(r["play"], r["status"], int(r["n"])) for r in rows]
+
+
+async def first_whys(
+    pool: asyncpg.Pool, account_ids: list[str], since: datetime
+) -> list[tuple[str, str, str]]:
+    """(play, account_id, why) of each play's first run since `since`, among the accounts."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT DISTINCT ON (play) play, account_id, why FROM plays
+                WHERE account_id = ANY($1) AND started_at >= $2 ORDER BY play, started_at""",
+            account_ids,
+            since,
+        )
+    return [(r["play"], r["account_id"], r["why"]) for r in rows]

@@ -3,6 +3,8 @@ closed once (only an open task closes)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from activities.models import TaskRow, TaskSpec
@@ -92,3 +94,15 @@ async def list_tasks(
             f"SELECT {TASK_COLUMNS} FROM tasks {where} ORDER BY due_real_at, id", *args
         )
     return [TaskRow.model_validate(dict(r)) for r in rows]
+
+
+async def count_escalations(pool: asyncpg.Pool, account_ids: list[str], since: datetime) -> int:
+    """Escalation tasks (a task past its SLA begets one) created since `since`."""
+    async with pool.acquire() as conn:
+        n = await conn.fetchval(
+            """SELECT count(*) FROM tasks
+                WHERE escalation_of IS NOT NULL AND account_id = ANY($1) AND created_at >= $2""",
+            account_ids,
+            since,
+        )
+    return int(n)
