@@ -87,8 +87,6 @@ async def test_the_summary_counts_only_the_accounts_and_time_asked_for(
         ("health_recovery", "exited", 1),
         ("health_recovery", "running", 1),
     ]
-    assert await plays.first_whys(pool, [mine], since) == [
-        ("health_recovery", mine, "health fell")
-    ]
+    assert await plays.first_whys(pool, [mine], since) == [("health_recovery", mine, "health fell")]
     assert await tasks.count_escalations(pool, [mine], since) == 1
     assert await outbox.count_sent(pool, [mine], since) == 1
