@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/waypost demo
 
+# Coverage is reported, not enforced: it says which rooms the tests never enter.
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,4 +38,4 @@ dev: $(STAMP)
 	$(BIN)/waypost dev
 
 clean:
-	rm -rf $(VENV) .waypost .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .waypost .pytest_cache .mypy_cache .ruff_cache .coverage

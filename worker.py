@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import compileall
-import dataclasses
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -28,20 +26,26 @@ from typing import Any
 import asyncpg
 import httpx
 import structlog
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Replayer, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import workflows
 from activities.notify import deliver_to_log, run_relay, webhook_delivery
 from activities.plays import PlayActivities
 from activities.store import StoreActivities
-from devtools.infra import InfraError, ensure_infra, ensure_search_attributes
-from runtime.codec import PayloadKeys, with_encryption
-from runtime.converter import waypost_data_converter
+from runtime import sandbox
+from runtime.codec import PayloadKeys
+from runtime.errors import SetupError
 from runtime.logs import configure_logging
 from runtime.metrics import counted_delivery, worker_runtime
+from runtime.replay import build_replayer as replayer_for
+from runtime.replay import replay_files
+from runtime.sandbox import sandbox_runner
+from runtime.search_attributes import ensure_search_attributes
 from runtime.settings import Settings
 from runtime.temporal import connect
+from runtime.tuning import WorkerTuning
 from store import db
 from workflows.journey.workflow import CustomerJourney
 from workflows.playbook.workflow import Playbook
@@ -89,68 +93,19 @@ PASSTHROUGH = (
 
 
 def ensure_bytecode() -> bool:
-    """Compile the workflow modules ahead: the sandbox re-imports them for every workflow run,
-    and with no bytecode cache (PYTHONDONTWRITEBYTECODE, as in many images and CI set-ups)
-    each re-import compiles them from source: about 40% of a busy worker's CPU in
-    `make bench`. False if they could not be written (a read-only tree: compile at build)."""
-    folder = Path(__file__).resolve().parent / "workflows"
-    return bool(compileall.compile_dir(folder, quiet=2))
-
-
-def sandbox_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-    )
+    """Compile the workflow modules ahead (runtime/sandbox.py says why it matters)."""
+    return sandbox.ensure_bytecode(Path(workflows.__file__).resolve().parent)
 
 
 def build_replayer(keys: PayloadKeys | None = None) -> Replayer:
     """Replays saved histories against today's workflow code (see tests/histories/); with
     `keys`, histories exported encrypted from production too."""
-    if keys is not None:
-        # Replay only reads: histories may hold payloads from before encryption was on.
-        keys = dataclasses.replace(keys, accept_plaintext=True)
-    return Replayer(
-        workflows=list(WORKFLOWS),
-        data_converter=with_encryption(waypost_data_converter, keys),
-        workflow_runner=sandbox_runner(),
-    )
+    return replayer_for(WORKFLOWS, sandbox_runner(PASSTHROUGH), keys)
 
 
 async def replay(settings: Settings, paths: Sequence[Path]) -> int:
-    """Replay exported histories (`temporal workflow show --output json`) against this code;
-    returns how many would break (docs/operations.md, before a deploy)."""
-    replayer = build_replayer(PayloadKeys.from_settings(settings))
-    broken = 0
-    for path in paths:
-        history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        if result.replay_failure is None:
-            log.info("history replays", history=str(path))
-        else:
-            broken += 1
-            log.error(
-                "history does not replay", history=str(path), error=str(result.replay_failure)
-            )
-    return broken
-
-
-@dataclass(frozen=True)
-class WorkerTuning:
-    """How much one worker takes on (settings `WAYPOST_MAX_*`; README "Production")."""
-
-    max_concurrent_workflow_tasks: int = 100
-    max_cached_workflows: int = 1000
-    max_concurrent_activities: int = 100
-    graceful_shutdown_seconds: float = 10.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WorkerTuning:
-        return cls(
-            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-            max_cached_workflows=settings.max_cached_workflows,
-            max_concurrent_activities=settings.max_concurrent_activities,
-            graceful_shutdown_seconds=settings.graceful_shutdown_seconds,
-        )
+    """Replay exported histories against this code; returns how many would break."""
+    return await replay_files(build_replayer(PayloadKeys.from_settings(settings)), paths)
 
 
 def build_worker(
@@ -178,7 +133,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=list(hosted.values()),
-        workflow_runner=sandbox_runner(),
+        workflow_runner=sandbox_runner(PASSTHROUGH),
         max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,
         max_cached_workflows=tuning.max_cached_workflows,
         max_concurrent_activities=tuning.max_concurrent_activities,
@@ -188,31 +143,54 @@ def build_worker(
     )
 
 
-async def setup(settings: Settings) -> None:
-    """Migrations and search attributes: what must exist before any worker or API starts."""
+@dataclass(frozen=True)
+class Endpoints:
+    temporal_address: str
+    database_url: str
+    embedded_database: bool = False
+
+
+def endpoints(settings: Settings) -> Endpoints:
+    """Where Temporal and Postgres are: as configured, or the embedded dev servers that
+    `waypost dev` runs (found, never started, by a worker)."""
+    if settings.temporal_address and settings.database_url:
+        return Endpoints(settings.temporal_address, settings.database_url)
+    # Only a developer's machine gets here: production sets both, and never loads devtools.
+    from devtools.infra import ensure_infra
+
     infra = ensure_infra(settings, start=False)
-    if infra.embedded_database:
-        await db.ensure_database(infra.database_url)
-    applied = await db.migrate(infra.database_url)
-    client = await connect(infra.temporal_address, settings.namespace)
+    return Endpoints(infra.temporal_address, infra.database_url, infra.embedded_database)
+
+
+async def prepare(
+    settings: Settings, runtime: Runtime | None = None
+) -> tuple[Endpoints, Client, list[str]]:
+    """Migrations and search attributes: what must exist before any worker or API starts.
+    Returns where things are, a client, and the migrations this call applied."""
+    found = endpoints(settings)
+    if found.embedded_database:
+        await db.ensure_database(found.database_url)
+    applied = await db.migrate(found.database_url)
+    client = await connect(found.temporal_address, settings.namespace, runtime=runtime)
     await ensure_search_attributes(client, settings.namespace)
+    return found, client, applied
+
+
+async def setup(settings: Settings) -> None:
+    """`--setup`: the one-shot migrate service of docker-compose.yml."""
+    _, _, applied = await prepare(settings)
     log.info("setup done", migrations_applied=applied, namespace=settings.namespace)
 
 
 async def run(settings: Settings) -> None:
-    infra = ensure_infra(settings, start=False)
-    if infra.embedded_database:
-        await db.ensure_database(infra.database_url)
-    await db.migrate(infra.database_url)
     runtime = worker_runtime(settings)
-    client = await connect(infra.temporal_address, settings.namespace, runtime=runtime)
-    await ensure_search_attributes(client, settings.namespace)
+    found, client, _ = await prepare(settings, runtime)
     if not await asyncio.to_thread(ensure_bytecode):
         log.warning(
             "workflow modules not compiled: every workflow run recompiles them "
             "(run `python -m compileall workflows` where the code is installed)"
         )
-    pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=10)
+    pool = await asyncpg.create_pool(found.database_url, min_size=1, max_size=10)
     try:
         worker = build_worker(
             client, pool, settings.task_queue, tuning=WorkerTuning.from_settings(settings)
@@ -231,7 +209,7 @@ async def run(settings: Settings) -> None:
                 deliver = counted_delivery(deliver, runtime.metric_meter)
             relay = asyncio.create_task(run_relay(pool, deliver, stop))
             log.info(
-                "worker running", task_queue=settings.task_queue, temporal=infra.temporal_address
+                "worker running", task_queue=settings.task_queue, temporal=found.temporal_address
             )
             await stop.wait()
             log.info(
@@ -268,7 +246,7 @@ def main(argv: Sequence[str] = ()) -> None:
         if args.replay:
             raise SystemExit(1 if asyncio.run(replay(settings, args.replay)) else 0)
         asyncio.run(setup(settings) if args.setup else run(settings))
-    except InfraError as err:
+    except SetupError as err:
         # A set-up problem (no server, a bad key): say what to fix, without a traceback.
         log.error("worker not started", error=str(err))
         raise SystemExit(2) from None

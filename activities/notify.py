@@ -1,4 +1,4 @@
-"""The outbox relay: delivers messages plays queued, and marks them sent.
+"""The outbox relay: delivers messages plays queued, and marks them sent (store/outbox.py).
 
 Plays never talk to the outside world themselves; they write to the outbox (idempotently),
 and this relay, running in every worker, delivers. Several relays may run at once: rows are
@@ -16,18 +16,12 @@ import asyncpg
 import httpx
 import structlog
 
-from activities.models import OutboxMessage
+from store import outbox
+from store.outbox import Outgoing
 
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 8
-
-
-class Outgoing(OutboxMessage):
-    """An outbox row as the relay delivers it."""
-
-    id: int
-
 
 Deliver = Callable[[Outgoing], Awaitable[None]]
 
@@ -58,32 +52,14 @@ async def relay_once(pool: asyncpg.Pool, deliver: Deliver, batch: int = 50) -> i
     """Deliver up to `batch` pending messages; returns how many were sent."""
     sent = 0
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            """SELECT id, idempotency_key, play_id, account_id, recipient, subject, body
-                 FROM outbox WHERE status = 'pending'
-                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-            batch,
-        )
-        for row in rows:
-            message = Outgoing.model_validate(dict(row))
+        for message in await outbox.claim_pending(conn, batch):
             try:
                 await deliver(message)
             except (httpx.HTTPError, OSError) as err:
-                await conn.execute(
-                    """UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-                              status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END
-                        WHERE id = $1""",
-                    message.id,
-                    str(err)[:500],
-                    MAX_ATTEMPTS,
-                )
+                await outbox.mark_failed_attempt(conn, message.id, str(err), MAX_ATTEMPTS)
                 log.warning("message delivery failed", message_id=message.id, error=str(err))
                 continue
-            await conn.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
-                "WHERE id = $1",
-                message.id,
-            )
+            await outbox.mark_sent(conn, message.id)
             sent += 1
     return sent
 

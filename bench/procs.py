@@ -30,10 +30,10 @@ from bench.cpu import rss_bytes
 from devtools.infra import (
     EmbeddedPostgres,
     TemporalServer,
-    ensure_search_attributes,
     free_port,
     temporal_binary,
 )
+from runtime.search_attributes import ensure_search_attributes
 from store import db
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,6 @@ from rich.table import Table
 from temporalio.client import Client
 
 from activities.notify import deliver_to_log, run_relay
-from activities.plays import list_tasks
 from devtools.infra import ensure_infra
 from runtime.settings import Settings
 from runtime.temporal import connect, ui_link
@@ -39,7 +38,7 @@ from starter.journeys import (
     send_event,
     start_journey,
 )
-from store import db
+from store import db, outbox, plays, tasks
 from workflows.journey import names
 from workflows.journey.messages import SIGNALS
 from workflows.journey.state import JourneyState
@@ -102,7 +101,7 @@ async def run_demo(
                     console,
                     example,
                     ui_link(infra.ui_url, settings.namespace, journey_id(example.account_id)),
-                    await list_tasks(pool, account_id=example.account_id),
+                    await tasks.list_tasks(pool, account_id=example.account_id),
                 )
             finally:
                 stop.set()
@@ -355,36 +354,14 @@ async def _plays_summary(
     pool: asyncpg.Pool, accounts: list[Account], since: datetime, console: Console
 ) -> None:
     ids = [a.account_id for a in accounts]
-    async with pool.acquire() as conn:
-        plays = await conn.fetch(
-            """SELECT play, status, count(*) AS n FROM plays
-                WHERE account_id = ANY($1) AND started_at >= $2
-                GROUP BY play, status ORDER BY play, status""",
-            ids,
-            since,
-        )
-        escalations = await conn.fetchval(
-            """SELECT count(*) FROM tasks
-                WHERE escalation_of IS NOT NULL AND account_id = ANY($1) AND created_at >= $2""",
-            ids,
-            since,
-        )
-        sent = await conn.fetchval(
-            """SELECT count(*) FROM outbox
-                WHERE status = 'sent' AND account_id = ANY($1) AND created_at >= $2""",
-            ids,
-            since,
-        )
-        why = await conn.fetch(
-            """SELECT DISTINCT ON (play) play, account_id, why FROM plays
-                WHERE account_id = ANY($1) AND started_at >= $2 ORDER BY play, started_at""",
-            ids,
-            since,
-        )
+    runs = await plays.runs_by_status(pool, ids, since)
+    escalations = await tasks.count_escalations(pool, ids, since)
+    sent = await outbox.count_sent(pool, ids, since)
+    why = await plays.first_whys(pool, ids, since)
     table = Table("play", "status", "runs", title="Plays")
-    for r in plays:
-        table.add_row(r["play"], r["status"], str(r["n"]))
+    for play, status, n in runs:
+        table.add_row(play, status, str(n))
     console.print(table)
     console.print(f"{escalations} task(s) escalated past their SLA; {sent} message(s) delivered")
-    for r in why:
-        console.print(f"  [bold]{r['play']}[/bold] on {r['account_id']}: {r['why']}")
+    for play, account_id, reason in why:
+        console.print(f"  [bold]{play}[/bold] on {account_id}: {reason}")

@@ -21,17 +21,13 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 
+from runtime.errors import SetupError
+from runtime.search_attributes import indexed_type
 from runtime.settings import Settings
 from workflows import attributes
 
@@ -44,11 +40,7 @@ _CLI_TYPE = {
 }
 
 
-def _proto_type(key: SearchAttributeKey[Any]) -> IndexedValueType.ValueType:
-    return IndexedValueType.ValueType(int(key.indexed_value_type))
-
-
-class InfraError(RuntimeError):
+class InfraError(SetupError):
     """The embedded servers could not be started; the message says what to do."""
 
 
@@ -116,7 +108,7 @@ class TemporalServer:
             args += ["--db-filename", str(db_file)]
             args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
         for key in attributes.ALL:
-            args += ["--search-attribute", f"{key.name}={_CLI_TYPE[_proto_type(key)]}"]
+            args += ["--search-attribute", f"{key.name}={_CLI_TYPE[indexed_type(key)]}"]
         args += list(extra_args)
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("ab") as out:
@@ -247,23 +239,6 @@ class EmbeddedPostgres:
                     return  # it stopped after all
                 log.warning("postgres did not stop", mode=mode, pgdata=str(self.pgdata))
         raise InfraError(f"could not stop the embedded Postgres in {self.pgdata}")
-
-
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register Waypost's search attributes on a server that does not have them yet."""
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
-    missing = {
-        key.name: _proto_type(key)
-        for key in attributes.ALL
-        if key.name not in listed.custom_attributes
-    }
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
-        log.info("search attributes registered", names=sorted(missing))
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Account names, e-mails and contact details travel in workflow inputs, signals, activity
 arguments and results. With `WAYPOST_PAYLOAD_KEY` set, `PayloadKeys` builds an AES-GCM
-`PayloadCodec` that every client and worker use (`starter/temporal.py`), so the Temporal
+`PayloadCodec` that every client and worker use (`runtime/temporal.py`), so the Temporal
 server, its database and anyone reading the UI without the key see only ciphertext.
 
 Wire format of an encrypted payload:
@@ -37,7 +37,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from devtools.infra import InfraError
+from runtime.errors import SetupError
 from runtime.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -47,10 +47,10 @@ KEY_BYTES = 32
 MAKE_KEY = "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
 
 
-class PayloadKeyError(InfraError):
+class PayloadKeyError(SetupError):
     """A configured key is unusable; the message says which setting and how to fix it.
 
-    An InfraError, so the CLI prints it as a set-up problem rather than a traceback."""
+    A SetupError, so the CLI prints it as a set-up problem rather than a traceback."""
 
 
 class PayloadRefused(ValueError):

@@ -20,6 +20,10 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Stdlib records carry their fields in `extra` (temporalio's `workflow.logger` and
+    # `activity.logger` too: play_id, error, and the workflow's own details); without this
+    # they would be dropped on the way out.
+    foreign: list[structlog.types.Processor] = [*shared, structlog.stdlib.ExtraAdder()]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if json_out
@@ -34,7 +38,7 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=foreign,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info if json_out else _keep,

@@ -21,8 +21,9 @@ import structlog
 from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from activities.notify import Deliver, Outgoing
+from activities.notify import Deliver
 from runtime.settings import Settings
+from store.outbox import Outgoing
 
 log = structlog.get_logger(__name__)
 

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("HUBSPOT_CLIENT_SECRET")
     )
 
-    # ---- customer data privacy (starter/codec.py) ----
+    # ---- customer data privacy (runtime/codec.py) ----
     payload_key: SecretStr | None = Field(
         default=None,
         description="32 random bytes, base64: encrypts every payload sent to Temporal.",

@@ -1,7 +1,7 @@
 """One way to build a Temporal client, so the worker, CLI, API and tests agree on the converter.
 
 Every client gets the pydantic data converter; with `WAYPOST_PAYLOAD_KEY` set it also gets
-the encryption codec (starter/codec.py), so no client can write a payload a worker refuses.
+the encryption codec (runtime/codec.py), so no client can write a payload a worker refuses.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ FROM_SETTINGS = _From.SETTINGS
 
 
 def data_converter(keys: PayloadKeys | _From | None = FROM_SETTINGS) -> DataConverter:
-    """Waypost's pydantic converter (starter/converter.py), encrypting when there are keys
+    """Waypost's pydantic converter (runtime/converter.py), encrypting when there are keys
     (by default: the settings')."""
     if keys is FROM_SETTINGS:
         # Read here rather than passed down, so every caller of `connect` (the CLI's

@@ -26,8 +26,8 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from devtools.infra import InfraError
 from runtime.codec import EncryptionCodec, PayloadKeyError, PayloadKeys, PayloadRefused
+from runtime.errors import SetupError
 from runtime.settings import Settings
 from starter.api.deps import RequireToken
 from starter.api.errors import install_error_handlers
@@ -38,7 +38,7 @@ MAX_BODY = 8 * 1024 * 1024  # Temporal refuses payloads over 2 MiB; a batch hold
 REALM = 'Basic realm="Waypost codec server", charset="UTF-8"'
 
 
-class CodecServerError(InfraError):
+class CodecServerError(SetupError):
     """The codec server cannot start as configured; the message says what to set."""
 
 

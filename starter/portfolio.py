@@ -9,12 +9,11 @@ search attributes cannot say (the next due item, why health last changed) asks e
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import asyncpg
 import structlog
@@ -23,8 +22,8 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from activities.models import TaskRow
-from activities.plays import list_tasks
 from starter.journeys import JourneyError, journey_state
+from store.tasks import list_tasks
 from workflows import attributes
 from workflows.journey.names import WORKFLOW as WORKFLOW_NAME
 from workflows.journey.state import JourneyState, TriggerRecord
@@ -355,35 +354,3 @@ async def load_portfolio(
     return summarise(
         sorted(rows, key=_list_order), overdue, order=stage_order(policy), truncated=truncated
     )
-
-
-# ---- one account's records in Postgres -----------------------------------------------------------
-
-
-class PlayRecord(BaseModel):
-    """A play run as the `plays` table keeps it: with its why-record."""
-
-    play_id: str
-    run_id: str
-    play: str
-    cause: str
-    title: str
-    why: str
-    why_record: dict[str, Any]
-    status: str
-    outcome: str | None
-    started_at: datetime = Field(description="Real time (the play's own clock).")
-    ended_at: datetime | None
-
-
-async def fetch_plays(pool: asyncpg.Pool, account_id: str) -> list[PlayRecord]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT play_id, run_id, play, cause, title, why, why_record, status, outcome,
-                      started_at, ended_at
-                 FROM plays WHERE account_id = $1 ORDER BY started_at, play_id""",
-            account_id,
-        )
-    return [
-        PlayRecord.model_validate({**r, "why_record": json.loads(r["why_record"])}) for r in rows
-    ]

@@ -8,9 +8,9 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.models import TaskClose, TaskRow
-from activities.plays import PlayActivities, fetch_task, list_tasks
+from activities.models import TaskRow
 from starter.journeys import JourneyError
+from store.tasks import close_task, fetch_task, list_tasks
 from workflows.playbook import names as play_names
 from workflows.playbook.messages import TaskDone
 
@@ -33,7 +33,7 @@ async def mark_task_done(client: Client, pool: asyncpg.Pool, task_id: int, by: s
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
         # The play has ended (exited, or its journey closed): close the row ourselves.
-        await PlayActivities(pool).close_task(TaskClose(task_id=task_id, status="done", by=by))
+        await close_task(pool, task_id, "done", by)
     return task
 
 

@@ -24,7 +24,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from devtools.infra import EmbeddedPostgres, TemporalServer, ensure_search_attributes, free_port
+from devtools.infra import EmbeddedPostgres, TemporalServer, free_port
+from runtime.search_attributes import ensure_search_attributes
 from runtime.temporal import connect
 from store import db
 from worker import build_worker

@@ -23,11 +23,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
 from activities.models import OutboxMessage
-from activities.plays import list_tasks
 from runtime.codec import PayloadKeys
 from runtime.settings import Settings
 from runtime.temporal import connect
 from starter.journeys import journey_state, send_event, start_journey
+from store.tasks import list_tasks
 from tests.waiting import eventually
 from worker import build_worker, replay
 from workflows.journey import names

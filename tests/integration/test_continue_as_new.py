@@ -14,11 +14,12 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from activities.plays import list_tasks
-from devtools.infra import TemporalServer, ensure_search_attributes, free_port
+from devtools.infra import TemporalServer, free_port
+from runtime.search_attributes import ensure_search_attributes
 from runtime.temporal import connect
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
+from store.tasks import list_tasks
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker

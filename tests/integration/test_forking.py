@@ -13,7 +13,6 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from activities.store import fetch_timeline
 from starter.journeys import (
     JourneyError,
     complete_milestone,
@@ -22,6 +21,7 @@ from starter.journeys import (
     send_event,
     start_journey,
 )
+from store.timeline import fetch_timeline
 from tests.histories import save_history
 from tests.waiting import eventually
 from workflows.journey import names

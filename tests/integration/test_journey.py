@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.models import TimelineEntry
-from activities.store import StoreActivities, fetch_timeline
+from activities.store import StoreActivities
 from starter.journeys import (
     JourneyError,
     complete_milestone,
@@ -20,6 +20,7 @@ from starter.journeys import (
     journey_state,
     start_journey,
 )
+from store.timeline import fetch_timeline
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker

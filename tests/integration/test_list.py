@@ -14,11 +14,11 @@ from rich.console import Console
 from temporalio.client import Client
 
 from activities.models import TaskRow
-from activities.plays import list_tasks
 from starter.cli.views import print_status, show_list, start_with_progress
 from starter.contracts import read_contracts
 from starter.journeys import journey_state
 from starter.portfolio import Filters
+from store.tasks import list_tasks
 from tests.browser.seed import DAY_SECONDS, Seeded, seed_portfolio
 from tests.waiting import eventually
 from workflows.models import Account

@@ -19,13 +19,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
-from activities.plays import list_tasks
 from devtools.infra import free_port
 from runtime.metrics import JOURNEY_EVENTS, OUTBOX_DELIVERED, PLAYS_STARTED
 from runtime.settings import Settings
 from starter.api.app import create_app
 from starter.api.serve import running
 from starter.journeys import end_journey, journey_state, send_event, start_journey
+from store.tasks import list_tasks
 from tests.waiting import eventually
 from workflows.journey import names
 from workflows.journey.messages import HealthMeasured, KeyContactChanged

@@ -16,8 +16,9 @@ from activities.models import (
     TaskSpec,
     TimelineEntry,
 )
-from activities.plays import PlayActivities, list_tasks
-from activities.store import fetch_timeline
+from activities.plays import PlayActivities
+from store.tasks import list_tasks
+from store.timeline import fetch_timeline
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,8 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.models import TaskRow, TaskSpec
-from activities.notify import Outgoing, relay_once
-from activities.plays import PlayActivities, list_tasks
-from activities.store import fetch_timeline
+from activities.notify import relay_once
+from activities.plays import PlayActivities
 from starter.journeys import (
     complete_milestone,
     end_journey,
@@ -25,6 +24,9 @@ from starter.journeys import (
     start_journey,
 )
 from starter.tasks import mark_task_done
+from store.outbox import Outgoing
+from store.tasks import list_tasks
+from store.timeline import fetch_timeline
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker

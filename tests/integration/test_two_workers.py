@@ -17,9 +17,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from activities.models import TaskRow
-from activities.plays import list_tasks
 from starter.journeys import end_journey, journey_state, send_event, start_journey
 from starter.tasks import mark_task_done
+from store.tasks import list_tasks
 from tests.waiting import eventually
 from workflows.journey import names
 from workflows.journey.messages import KeyContactChanged

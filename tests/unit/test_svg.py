@@ -14,7 +14,8 @@ from activities.models import TimelineRow
 from starter.api.dashboard.marks import health_spans, play_bars
 from starter.api.dashboard.palette import HEALTH_FILLS, STATUS_FILLS
 from starter.api.dashboard.svg import journey_svg
-from starter.portfolio import HEALTH_COLOURS, PlayRecord
+from starter.portfolio import HEALTH_COLOURS
+from store.plays import PlayRecord
 from workflows.journey.state import (
     JourneyState,
     MilestoneState,

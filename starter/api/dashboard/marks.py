@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from activities.models import TimelineRow
-from starter.portfolio import UNSCORED, PlayRecord
+from starter.portfolio import UNSCORED
+from store.plays import PlayRecord
 from workflows.clock import JourneyClock
 from workflows.journey.state import JourneyState
 

@@ -33,8 +33,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.models import TaskRow, TimelineRow
-from activities.plays import list_tasks
-from activities.store import fetch_timeline
 from runtime.settings import Settings
 from runtime.temporal import ui_link
 from starter.api.dashboard.palette import COLOURS
@@ -47,14 +45,15 @@ from starter.portfolio import (
     HEALTH_COLOURS,
     FilterError,
     Filters,
-    PlayRecord,
     changed_since,
-    fetch_plays,
     find_journeys,
     load_portfolio,
     quarter_start,
     visibility_query,
 )
+from store.plays import PlayRecord, fetch_plays
+from store.tasks import list_tasks
+from store.timeline import fetch_timeline
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
 from workflows.models import ID_PATTERN

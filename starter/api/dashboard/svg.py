@@ -33,7 +33,8 @@ from starter.api.dashboard.marks import (
     recurring_marks,
 )
 from starter.api.dashboard.palette import COLOURS, HEALTH_FILLS, STATUS_FILLS
-from starter.portfolio import UNSCORED, PlayRecord
+from starter.portfolio import UNSCORED
+from store.plays import PlayRecord
 from workflows.clock import JourneyClock, midnight
 from workflows.journey.state import JourneyState
 

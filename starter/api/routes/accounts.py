@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
-from activities.store import fetch_timeline
 from starter.api.calls import bounded, db_call, journey_error
 from starter.api.deps import Authorized, OptionsDep, ServicesDep
 from starter.api.errors import ApiError, responses
 from starter.journeys import JourneyError, journey_state
+from store.timeline import fetch_timeline
 from workflows.journey.state import JourneyState
 from workflows.models import ID_PATTERN
 
