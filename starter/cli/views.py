@@ -28,7 +28,36 @@ def status_view(
     state: JourneyState, link: str | None, tasks: Sequence[TaskRow] | None = None
 ) -> RenderableType:
     """Everything about one journey; `tasks` are its plays' open tasks (None: not looked up)."""
-    parts: list[RenderableType] = [
+    parts: list[RenderableType] = [*_summary(state), _health(state), *_adoption(state)]
+    parts.append(_milestones(state))
+    if state.recurring:
+        parts.append(_recurring(state))
+    if state.open_plays:
+        parts.append(_open_plays(state))
+    if tasks:
+        parts.append(_tasks(tasks))
+    elif tasks is not None:
+        parts.append(Text("open tasks: none", style="dim"))
+    if state.triggers:
+        parts.append(_triggers(state))
+    if state.next_timers:
+        parts.append(_timers(state))
+    ledger = state.ledger
+    parts.append(
+        Text(
+            f"events: {ledger.applied} applied, {ledger.duplicates} duplicate, "
+            f"{ledger.stale} stale",
+            style="dim",
+        )
+    )
+    if link:
+        parts.append(Text(f"Temporal UI: {link}"))
+    return Group(*parts)
+
+
+def _summary(state: JourneyState) -> list[RenderableType]:
+    """Who the account is, where its journey stands, and under which policy and contract."""
+    lines: list[RenderableType] = [
         Text.from_markup(
             f"[bold]{state.account_id}[/bold]  {state.segment}/{state.tier}  csm {state.csm}  "
             f"stage [bold]{state.stage}[/bold]  day {state.journey_day:g}"
@@ -46,47 +75,34 @@ def status_view(
         ),
     ]
     if state.tenure:
-        parts.append(Text(f"tenure: {state.tenure.reason}"))
+        lines.append(Text(f"tenure: {state.tenure.reason}"))
     if state.ended:
-        parts.append(Text(f"ended: {state.ended.outcome} — {state.ended.reason}", style="bold"))
-    parts.append(_health(state))
-    if state.adoption:
-        parts.append(Text(f"adoption: {state.adoption.reason}"))
-        for p in state.adoption.personas:
-            if p.status != "no_expectation" or p.incidents:
-                parts.append(Text(f"  {p.persona}: {p.status} — {p.reason}"))
-    parts.append(_milestones(state))
-    if state.recurring:
-        parts.append(_recurring(state))
-    if state.open_plays:
-        plays = Table("play", "since day", "why", title="Open plays", title_justify="left")
-        for run in state.open_plays.values():
-            plays.add_row(
-                f"{run.title} [dim]({run.play_id})[/dim]", f"{run.started_day:g}", run.why
-            )
-        parts.append(plays)
-    if tasks:
-        parts.append(_tasks(tasks))
-    elif tasks is not None:
-        parts.append(Text("open tasks: none", style="dim"))
-    if state.triggers:
-        parts.append(_triggers(state))
-    if state.next_timers:
-        timers = Table("next", "day", "date", title="Waiting for", title_justify="left")
-        for t in state.next_timers:
-            timers.add_row(t.what, f"{t.day:g}", t.at.date().isoformat())
-        parts.append(timers)
-    ledger = state.ledger
-    parts.append(
-        Text(
-            f"events: {ledger.applied} applied, {ledger.duplicates} duplicate, "
-            f"{ledger.stale} stale",
-            style="dim",
-        )
-    )
-    if link:
-        parts.append(Text(f"Temporal UI: {link}"))
-    return Group(*parts)
+        lines.append(Text(f"ended: {state.ended.outcome} — {state.ended.reason}", style="bold"))
+    return lines
+
+
+def _adoption(state: JourneyState) -> list[RenderableType]:
+    if not state.adoption:
+        return []
+    lines: list[RenderableType] = [Text(f"adoption: {state.adoption.reason}")]
+    for p in state.adoption.personas:
+        if p.status != "no_expectation" or p.incidents:
+            lines.append(Text(f"  {p.persona}: {p.status} — {p.reason}"))
+    return lines
+
+
+def _open_plays(state: JourneyState) -> Table:
+    plays = Table("play", "since day", "why", title="Open plays", title_justify="left")
+    for run in state.open_plays.values():
+        plays.add_row(f"{run.title} [dim]({run.play_id})[/dim]", f"{run.started_day:g}", run.why)
+    return plays
+
+
+def _timers(state: JourneyState) -> Table:
+    timers = Table("next", "day", "date", title="Waiting for", title_justify="left")
+    for t in state.next_timers:
+        timers.add_row(t.what, f"{t.day:g}", t.at.date().isoformat())
+    return timers
 
 
 def _health(state: JourneyState) -> Text:

@@ -316,22 +316,29 @@ async def _deliver_row(
         async with asyncio.timeout(send_timeout):
             await send_event(client, account_id, kind, event)
     except JourneyError as err:
-        if err.kind == "unknown_account":
-            bound.info("inbox event parked: no journey yet")
-            return await settle("parked", str(err), parked_backoff(attempts))
-        if err.kind == "journey_closed":
-            bound.info("inbox event for an ended journey")
-            return await settle("rejected_closed", str(err))
-        if err.kind == "bad_event":
-            return await settle("failed", str(err))
-        bound.warning("inbox delivery failed; will retry", error=str(err))
-        return await settle("pending", f"{err.kind}: {err}", transient_backoff(attempts))
+        return await settle(*_refused(err, attempts, bound))
     except Exception as err:  # Temporal away, timeouts, anything: keep the row and retry later.
         detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         bound.warning("inbox delivery failed; will retry", error=detail)
         return await settle("pending", detail, transient_backoff(attempts))
     bound.info("inbox event delivered")
     return await settle("delivered", None)
+
+
+def _refused(
+    err: JourneyError, attempts: int, bound: structlog.stdlib.BoundLogger
+) -> tuple[str, str, float | None]:
+    """How a row settles when the journey refuses its signal: status, detail, retry in."""
+    if err.kind == "unknown_account":
+        bound.info("inbox event parked: no journey yet")
+        return "parked", str(err), parked_backoff(attempts)
+    if err.kind == "journey_closed":
+        bound.info("inbox event for an ended journey")
+        return "rejected_closed", str(err), None
+    if err.kind == "bad_event":
+        return "failed", str(err), None
+    bound.warning("inbox delivery failed; will retry", error=str(err))
+    return "pending", f"{err.kind}: {err}", transient_backoff(attempts)
 
 
 async def _links_for(conn: store.Conn, ref: ObjectRef) -> dict[ObjectRef, Link]:

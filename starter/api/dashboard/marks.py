@@ -53,8 +53,30 @@ def health_spans(state: JourneyState, timeline: Sequence[TimelineRow] = ()) -> l
     the state's recent triggers when the timeline is not at hand. Before the first change the
     colour is that change's `previous`; a journey never scored is one grey span.
     """
-    clock, today = clock_of(state), last_day(state)
-    changes: list[tuple[float, str | None, str, str]] = []
+    today = last_day(state)
+    changes = _colour_changes(state, timeline)
+    if not changes:
+        if state.health is None:
+            return [HealthSpan(0.0, today, UNSCORED, "not scored yet")]
+        return [HealthSpan(0.0, today, state.health.colour, state.health.reason)]
+    spans: list[HealthSpan] = []
+    first_colour = changes[0][1] or UNSCORED
+    spans.append(
+        HealthSpan(0.0, changes[0][0], first_colour, f"{first_colour} until day {changes[0][0]:g}")
+    )
+    for i, (day, _previous, colour, why) in enumerate(changes):
+        end = changes[i + 1][0] if i + 1 < len(changes) else max(today, day)
+        spans.append(HealthSpan(day, end, colour, why))
+    return [s for s in spans if s.end > s.start or s is spans[-1]]
+
+
+_Change = tuple[float, str | None, str, str]  # day, previous colour, colour, why
+
+
+def _colour_changes(state: JourneyState, timeline: Sequence[TimelineRow]) -> list[_Change]:
+    """Health colour changes by day: from the timeline, else from the state's triggers."""
+    clock = clock_of(state)
+    changes: list[_Change] = []
     for row in timeline:
         if row.kind == "trigger" and (row.subject or "").startswith("health_changed:"):
             facts = (row.details.get("why") or {}).get("facts") or {}
@@ -76,19 +98,7 @@ def health_spans(state: JourneyState, timeline: Sequence[TimelineRow] = ()) -> l
                         (t.day, previous if isinstance(previous, str) else None, colour, t.summary)
                     )
     changes.sort(key=lambda c: c[0])
-    if not changes:
-        if state.health is None:
-            return [HealthSpan(0.0, today, UNSCORED, "not scored yet")]
-        return [HealthSpan(0.0, today, state.health.colour, state.health.reason)]
-    spans: list[HealthSpan] = []
-    first_colour = changes[0][1] or UNSCORED
-    spans.append(
-        HealthSpan(0.0, changes[0][0], first_colour, f"{first_colour} until day {changes[0][0]:g}")
-    )
-    for i, (day, _previous, colour, why) in enumerate(changes):
-        end = changes[i + 1][0] if i + 1 < len(changes) else max(today, day)
-        spans.append(HealthSpan(day, end, colour, why))
-    return [s for s in spans if s.end > s.start or s is spans[-1]]
+    return changes
 
 
 def play_bars(state: JourneyState, plays: Sequence[PlayRecord] = ()) -> list[PlayBar]:
