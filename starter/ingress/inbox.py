@@ -30,6 +30,7 @@ from starter.ingress import relay
 from starter.ingress.hubspot import Draft, HubSpotMapping, Link, LinkUpdate, ObjectRef, resolve
 from starter.journeys import JourneyError, send_event
 from store import inbox as store
+from store.conn import Connection
 from store.errors import DB_ERRORS
 from workflows.journey.messages import SIGNALS
 from workflows.models import Account
@@ -271,7 +272,7 @@ async def run_relay(
 
 
 async def _deliver_row(
-    conn: store.Conn,
+    conn: Connection,
     client: Client,
     row: store.ClaimedEvent,
     send_timeout: float,
@@ -341,7 +342,7 @@ def _refused(
     return "pending", f"{err.kind}: {err}", transient_backoff(attempts)
 
 
-async def _links_for(conn: store.Conn, ref: ObjectRef) -> dict[ObjectRef, Link]:
+async def _links_for(conn: Connection, ref: ObjectRef) -> dict[ObjectRef, Link]:
     """The object's own link and its company's, for `hubspot.resolve`."""
     rows = await store.links_around(conn, SOURCE_HUBSPOT, ref.object_type, ref.object_id)
     return {
