@@ -16,12 +16,23 @@ from activities.models import TaskRow
 from starter.contracts import start_contracts
 from starter.journeys import Started
 from starter.portfolio import Filters, JourneyRow, list_portfolio, visibility_query
-from workflows.journey.state import JourneyState
-from workflows.models import Account
+from workflows.journey.state import JourneyState, MilestoneStatus
+from workflows.models import Account, HealthLabel
 from workflows.policy import Policy
 
-COLOUR = {"done": "green", "overdue": "red", "pending": "yellow"}
-HEALTH = {"green": "green", "yellow": "yellow", "red": "red", "unscored": "dim"}
+# Rich styles keyed by the journeys' own words, typed so that a word they do not use fails mypy.
+STATUS_STYLE: dict[MilestoneStatus, str] = {"done": "green", "overdue": "red", "pending": "yellow"}
+HEALTH_STYLE: dict[HealthLabel, str] = {
+    "green": "green",
+    "yellow": "yellow",
+    "red": "red",
+    "unscored": "dim",
+}
+
+
+def _health_style(health: str) -> str:
+    """A search attribute's health word; one the journeys do not use shows dim."""
+    return next((style for label, style in HEALTH_STYLE.items() if label == health), "dim")
 
 
 def status_view(
@@ -110,7 +121,7 @@ def _health(state: JourneyState) -> Text:
     if h is None:
         return Text("health: not scored yet", style="dim")
     line = Text("health: ")
-    line.append(h.colour, style=f"bold {HEALTH[h.colour]}")
+    line.append(h.colour, style=f"bold {HEALTH_STYLE[h.colour]}")
     line.append(f" {h.score:g} — ")
     line.append(
         ", ".join(
@@ -139,7 +150,7 @@ def _milestones(state: JourneyState) -> Table:
             f"{m.title} [dim]({m.key})[/dim]{kind}",
             m.owner,
             f"{m.due_day:g}",
-            f"[{COLOUR[m.status]}]{status_text}[/]",
+            f"[{STATUS_STYLE[m.status]}]{status_text}[/]",
             "" if m.done_day is None else f"{m.done_day:g}",
         )
     return table
@@ -229,7 +240,7 @@ def list_view(rows: Sequence[JourneyRow], *, why: bool = False, truncated: bool 
             escape(r.account_id) + ("" if r.running else " [dim](closed)[/dim]"),
             escape(r.segment or "—"),
             escape(r.stage or "—"),
-            f"[{HEALTH.get(r.health, 'dim')}]{r.health}[/]",
+            f"[{_health_style(r.health)}]{r.health}[/]",
         ]
         if why:
             when = "—"

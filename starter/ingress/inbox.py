@@ -31,13 +31,10 @@ from starter.ingress.hubspot import Draft, HubSpotMapping, Link, LinkUpdate, Obj
 from starter.journeys import JourneyError, send_event
 from store import inbox as store
 from store.conn import Connection
-from store.errors import DB_ERRORS
 from workflows.journey.messages import SIGNALS
 from workflows.models import Account
 
-# DB_ERRORS: callers (the API) catch what this module's calls raise when Postgres is away.
 __all__ = [
-    "DB_ERRORS",
     "SOURCE_EVENTS",
     "SOURCE_HUBSPOT",
     "Incoming",

@@ -15,7 +15,6 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.clock import JourneyClock
     from workflows.journey import names, patches, prose
     from workflows.journey.branches.adoption import Adoption
     from workflows.journey.branches.health import Health
@@ -58,12 +57,11 @@ class CustomerJourney:
             state = start.carried.model_copy(update={"runs": start.carried.runs + 1})
         else:
             state = new_state(start, workflow.now())
-        clock = JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
         self._ctx = ctx = JourneyContext(
             account=start.account,
             policy=start.policy,
             state=state,
-            clock=clock,
+            clock=state.clock(),
             chain=workflow.info().first_execution_run_id,
         )
         self._fx = fx = Effects(ctx)

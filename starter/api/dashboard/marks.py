@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from activities.models import TimelineRow
-from starter.portfolio import UNSCORED
 from store.plays import PlayRecord
-from workflows.clock import JourneyClock
 from workflows.journey.state import JourneyState
+from workflows.models import UNSCORED
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,10 @@ class PlayBar:
     cause: str = ""
 
 
-def clock_of(state: JourneyState) -> JourneyClock:
-    return JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
-
-
 def last_day(state: JourneyState) -> float:
     """The journey day the picture ends at: today, or the day the journey ended."""
     if state.ended is not None:
-        return max(state.journey_day, clock_of(state).day_of(state.ended.at))
+        return max(state.journey_day, state.clock().day_of(state.ended.at))
     return state.journey_day
 
 
@@ -75,7 +70,7 @@ _Change = tuple[float, str | None, str, str]  # day, previous colour, colour, wh
 
 def _colour_changes(state: JourneyState, timeline: Sequence[TimelineRow]) -> list[_Change]:
     """Health colour changes by day: from the timeline, else from the state's triggers."""
-    clock = clock_of(state)
+    clock = state.clock()
     changes: list[_Change] = []
     for row in timeline:
         if row.kind == "trigger" and (row.subject or "").startswith("health_changed:"):
@@ -104,7 +99,7 @@ def _colour_changes(state: JourneyState, timeline: Sequence[TimelineRow]) -> lis
 def play_bars(state: JourneyState, plays: Sequence[PlayRecord] = ()) -> list[PlayBar]:
     """Play runs from the `plays` table (real times, mapped onto journey days), or the state's
     open plays when there are no records."""
-    clock = clock_of(state)
+    clock = state.clock()
     if plays:
         return [
             PlayBar(
@@ -128,7 +123,7 @@ def recurring_marks(
     state: JourneyState, timeline: Sequence[TimelineRow]
 ) -> dict[str, list[tuple[float, str, str]]]:
     """Per recurring key: (day, 'due' | 'done' | 'next', label)."""
-    clock = clock_of(state)
+    clock = state.clock()
     marks: dict[str, list[tuple[float, str, str]]] = {r.key: [] for r in state.recurring}
     for row in timeline:
         if row.kind in ("recurring_due", "recurring_done") and row.subject:
