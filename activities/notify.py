@@ -17,6 +17,7 @@ import httpx
 import structlog
 
 from store import outbox
+from store.errors import DB_ERRORS
 from store.outbox import Outgoing
 
 log = structlog.get_logger(__name__)
@@ -71,7 +72,7 @@ async def run_relay(
     while not stop.is_set():
         try:
             sent = await relay_once(pool, deliver)
-        except (asyncpg.PostgresError, OSError) as err:
+        except DB_ERRORS as err:
             log.warning("outbox relay: database unavailable", error=str(err))
             sent = 0
         if sent == 0:

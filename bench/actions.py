@@ -67,31 +67,36 @@ def billable_actions(events: Iterable[HistoryEvent]) -> Counter[str]:
     actions: Counter[str] = Counter()
     marker_tasks: set[int] = set()
     for event in events:
-        kind = event.event_type
-        if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-            attrs = event.workflow_execution_started_event_attributes
-            if attrs.HasField("parent_workflow_execution"):
-                continue  # billed as the parent's StartChildWorkflowExecutionInitiated
-            actions["continue_as_new" if attrs.continued_execution_run_id else "start"] += 1
-        elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            attrs_s = event.workflow_execution_signaled_event_attributes
-            from_workflow = attrs_s.HasField("external_workflow_execution")
-            actions["workflow_signal" if from_workflow else "signal"] += 1
-        elif kind == E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-            actions["child_workflow"] += 2
-        elif kind == E.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            retries = event.activity_task_started_event_attributes.attempt - 1
-            if retries > 0:
-                actions["activity_retry"] += retries
-        elif kind == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
-            if set(fields.indexed_fields) - {VERSION_ATTRIBUTE}:
-                actions["search_attributes"] += 1
-        elif kind == E.EVENT_TYPE_MARKER_RECORDED:
+        if event.event_type == E.EVENT_TYPE_MARKER_RECORDED:
+            # Markers are billed per workflow task that records any, not per marker.
             task = event.marker_recorded_event_attributes.workflow_task_completed_event_id
             if task not in marker_tasks:
                 marker_tasks.add(task)
                 actions["marker"] += 1
-        elif kind in _ONE:
-            actions[_ONE[kind]] += 1
+            continue
+        kind, count = _actions_of(event)
+        if count > 0:
+            actions[kind] += count
     return actions
+
+
+def _actions_of(event: HistoryEvent) -> tuple[str, int]:
+    """The kind and number of actions one event (not a marker) is billed as."""
+    kind = event.event_type
+    if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        attrs = event.workflow_execution_started_event_attributes
+        if attrs.HasField("parent_workflow_execution"):
+            return "", 0  # billed as the parent's StartChildWorkflowExecutionInitiated
+        return ("continue_as_new" if attrs.continued_execution_run_id else "start"), 1
+    if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        attrs_s = event.workflow_execution_signaled_event_attributes
+        from_workflow = attrs_s.HasField("external_workflow_execution")
+        return ("workflow_signal" if from_workflow else "signal"), 1
+    if kind == E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        return "child_workflow", 2
+    if kind == E.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+        return "activity_retry", event.activity_task_started_event_attributes.attempt - 1
+    if kind == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+        return "search_attributes", int(bool(set(fields.indexed_fields) - {VERSION_ATTRIBUTE}))
+    return _ONE.get(kind, ""), int(kind in _ONE)

@@ -168,49 +168,7 @@ async def _waypost(bench: Bench, load: Load) -> tuple[Side, float]:
             url = f"http://127.0.0.1:{port}"
             await wait_serving(url, token, api)
             async with ApiClient(url, token=token, webhook_secret=secret) as http:
-                statuses: Counter[str] = Counter()
-                answered: list[float] = []
-                probed: dict[int, tuple[float, float]] = {}  # target: (posted at, latency)
-
-                def body(s: Send, tag: str) -> dict[str, object]:
-                    kind, event = crm_event(tag, s, accounts[s.target])
-                    return {
-                        "account_id": accounts[s.target].account_id,
-                        "kind": kind,
-                        "event": event.model_dump(mode="json"),
-                    }
-
-                async def send(item: list[Send], tag: str, latencies: list[float]) -> None:
-                    t0, posted_at = time.monotonic(), time.time()
-                    results = await http.send_events([body(s, tag) for s in item])
-                    answered.append(time.monotonic() - t0)
-                    statuses.update(str(r["status"]) for r in results)
-                    if not item[0].probe:
-                        return
-                    handle = handles[item[0].target]
-                    play = bench.client.get_workflow_handle(probe_play_id(accounts[item[0].target]))
-
-                    async def play_exists() -> bool:
-                        try:
-                            await play.describe()
-                        except RPCError as err:
-                            if err.status == RPCStatusCode.NOT_FOUND:
-                                return False
-                            raise
-                        return True
-
-                    async def play_started() -> bool:
-                        state = await handle.query(CustomerJourney.state)
-                        return any(p.play == PROBE_PLAY for p in state.open_plays.values())
-
-                    # Waiting for the play in the server first keeps the probes' own queries
-                    # (each one a workflow task on the worker being measured) from loading it:
-                    # polled every 25 ms, a dozen probes in flight were 500 queries a second.
-                    await poll_until(play_exists, interval=POLL, within=120, what="play")
-                    await poll_until(play_started, interval=POLL, within=120, what="play")
-                    latencies.append(time.monotonic() - t0)
-                    probed[item[0].target] = (posted_at, latencies[-1])
-
+                hooks = _Webhooks(bench, http, accounts, handles)
                 expected = Counter(s.target for s in load.saturated())
                 states: dict[int, JourneyState] = {}
 
@@ -222,26 +180,84 @@ async def _waypost(bench: Bench, load: Load) -> tuple[Side, float]:
                 bench.profiler.attach(proc, "events")
                 bench.profiler.attach(api, "events")
                 procs = {"worker": proc, "api": api}
-                side = await _measure(bench, load, send, applied, procs, "webhooks into journeys")
-                side.statuses, side.states = Counter(statuses), list(states.values())
+                side = await _measure(
+                    bench, load, hooks.send, applied, procs, "webhooks into journeys"
+                )
+                side.statuses, side.states = Counter(hooks.statuses), list(states.values())
                 await bench.collect_profiles()
 
                 offered = max(MIN_RATE, PACED_SHARE * side.rate.per_second)
                 steady = load.steady(offered)
-                answered.clear()
-                probed.clear()
+                hooks.answered.clear()
+                hooks.probed.clear()
                 tag = f"{bench.run_id}-steady"
                 with bench.steps.phase("(3) latency: webhooks at a steady rate", len(steady)):
                     bench.profiler.attach(proc, "latency")
                     side.behind = await paced(
-                        steady, offered, lambda s: send([s], tag, side.latencies)
+                        steady, offered, lambda s: hooks.send([s], tag, side.latencies)
                     )
-                side.answered = answered
-                side.breakdown = await _breakdown(handles, probed)
+                side.answered = hooks.answered
+                side.breakdown = await _breakdown(handles, hooks.probed)
         finally:
             await bench.collect_profiles()
             await api.stop()
     return side, offered
+
+
+@dataclass
+class _Webhooks:
+    """Sends the CRM's events to the API as webhooks; a probe's send also waits for the play
+    it starts to show in its journey's query."""
+
+    bench: Bench
+    http: ApiClient
+    accounts: list[Account]
+    handles: list[WorkflowHandle[CustomerJourney, JourneyState]]
+    statuses: Counter[str] = field(default_factory=Counter)
+    answered: list[float] = field(default_factory=list)
+    probed: dict[int, tuple[float, float]] = field(default_factory=dict)  # (posted at, latency)
+
+    def _body(self, s: Send, tag: str) -> dict[str, object]:
+        kind, event = crm_event(tag, s, self.accounts[s.target])
+        return {
+            "account_id": self.accounts[s.target].account_id,
+            "kind": kind,
+            "event": event.model_dump(mode="json"),
+        }
+
+    async def send(self, item: list[Send], tag: str, latencies: list[float]) -> None:
+        t0, posted_at = time.monotonic(), time.time()
+        results = await self.http.send_events([self._body(s, tag) for s in item])
+        self.answered.append(time.monotonic() - t0)
+        self.statuses.update(str(r["status"]) for r in results)
+        if not item[0].probe:
+            return
+        await self._play_shown(item[0].target)
+        latencies.append(time.monotonic() - t0)
+        self.probed[item[0].target] = (posted_at, latencies[-1])
+
+    async def _play_shown(self, target: int) -> None:
+        handle = self.handles[target]
+        play = self.bench.client.get_workflow_handle(probe_play_id(self.accounts[target]))
+
+        async def play_exists() -> bool:
+            try:
+                await play.describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    return False
+                raise
+            return True
+
+        async def play_started() -> bool:
+            state = await handle.query(CustomerJourney.state)
+            return any(p.play == PROBE_PLAY for p in state.open_plays.values())
+
+        # Waiting for the play in the server first keeps the probes' own queries
+        # (each one a workflow task on the worker being measured) from loading it:
+        # polled every 25 ms, a dozen probes in flight were 500 queries a second.
+        await poll_until(play_exists, interval=POLL, within=120, what="play")
+        await poll_until(play_started, interval=POLL, within=120, what="play")
 
 
 async def _breakdown(

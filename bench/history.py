@@ -30,6 +30,7 @@ from bench.models import HistoryResult, RunHistory
 from starter.journeys import JourneyError, complete_milestone, end_journey, start_journey
 from workflows.journey import names
 from workflows.journey.messages import SIGNALS, RenewContract
+from workflows.journey.prose import ADOPTION_CHECK
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import CustomerJourney, journey_id
 from workflows.models import Account
@@ -37,7 +38,7 @@ from workflows.policy import Policy
 from workflows.rules import select_track
 
 DAYS_A_YEAR = 365
-ADOPTION_TIMER = b"Adoption check"  # the adoption branch's timer summary (workflows/journey.py)
+ADOPTION_TIMER = ADOPTION_CHECK.encode()  # in the adoption branch's timer summaries
 USAGE_DAYS = {"admin": 4, "champion": 3, "end_user": 2}  # active days a week, per persona
 
 

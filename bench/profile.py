@@ -19,7 +19,9 @@ from bench.procs import Proc
 # A frame reads "function (path/to/module.py:123)"; the line number is dropped to aggregate.
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<path>[^():]+)(?::\d+)?\)$")
 WAYPOST_PACKAGES = ("workflows", "activities", "starter")
-WIRING = ("starter/cli.py",)  # entry points: on every stack, they say nothing
+# The CLI's entry point, its `api` command and the asyncio runner under it: on every stack of
+# the API process, they say nothing.
+WIRING = ("starter/cli/main.py", "starter/cli/infra.py", "starter/cli/common.py")
 
 
 def _wiring(label: str) -> bool:

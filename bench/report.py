@@ -111,7 +111,7 @@ def notes(result: BenchResult) -> list[str]:
     if not result.machine.bytecode_cache:
         out.append(
             "Workers ran without compiled bytecode (PYTHONDONTWRITEBYTECODE is set and nothing "
-            "was compiled): the workflow sandbox re-imports workflows/journey.py for every "
+            "was compiled): the workflow sandbox re-imports workflows/journey/ for every "
             "workflow run and so compiles it from source each time. `python -m compileall "
             "workflows activities` before starting workers removes that cost."
         )

@@ -28,7 +28,7 @@ from runtime.temporal import connect, ui_link
 from starter.api.app import create_app
 from starter.api.client import ApiClient
 from starter.api.serve import running
-from starter.cli.views import print_status
+from starter.cli.views import HEALTH_STYLE, print_status
 from starter.journeys import (
     JourneyError,
     complete_milestone,
@@ -331,7 +331,6 @@ def _summary(states: list[JourneyState], console: Console) -> None:
     cols = ("account", "segment", "tier", "track", "done", "overdue", "stage", "health", "plays")
     for col in cols:
         table.add_column(col)
-    colour = {"green": "green", "yellow": "yellow", "red": "red", "unscored": "dim"}
     for s in sorted(states, key=lambda s: (s.segment, s.account_id)):
         done = sum(m.status == "done" for m in s.milestones)
         overdue = sum(m.status == "overdue" for m in s.milestones)
@@ -344,7 +343,7 @@ def _summary(states: list[JourneyState], console: Console) -> None:
             f"[green]{done}[/green]",
             f"[red]{overdue}[/red]" if overdue else "0",
             s.stage,
-            f"[{colour[s.health_colour]}]{s.health_colour}[/]",
+            f"[{HEALTH_STYLE[s.health_colour]}]{s.health_colour}[/]",
             f"{len(s.open_plays)} open / {started}",
         )
     console.print(table)

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workflows.clock import DAY_SECONDS
+
 TASK_QUEUE = "waypost"
 
 
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     policy_file: Path = Path("policies/default.yaml")
-    day_seconds: float = Field(default=86400.0, gt=0, description="Length of a journey day.")
+    day_seconds: float = Field(default=DAY_SECONDS, gt=0, description="Length of a journey day.")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "info"
     notify_webhook_url: str | None = Field(

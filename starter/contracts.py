@@ -53,41 +53,45 @@ def read_contracts(text: str) -> list[Account]:
     seen: dict[str, int] = {}
     for raw in reader:
         line = reader.line_num
-        if "(extra cells)" in raw:
-            errors.append(f"line {line}: more cells than columns")
-            continue
-        data: dict[str, Any] = {
-            k.strip(): v.strip() for k, v in raw.items() if v is not None and v.strip()
-        }
-        try:
-            if "add_ons" in data:
-                data["add_ons"] = _list_cell(data["add_ons"])
-            if "contacts" in data:
-                data["contacts"] = json.loads(data["contacts"])
-        except json.JSONDecodeError as err:
-            errors.append(f"line {line}: a JSON cell is not JSON ({err.msg})")
-            continue
-        try:
-            account = Account.model_validate(data)
-        except ValidationError as err:
-            errors += [
-                f"line {line}, {'.'.join(str(p) for p in e['loc']) or '(row)'}: {e['msg']}"
-                for e in err.errors(include_url=False)
-            ]
-            continue
-        if account.account_id in seen:
+        account = _read_row(raw, line)
+        if isinstance(account, list):
+            errors += account
+        elif account.account_id in seen:
             errors.append(
                 f"line {line}: account_id '{account.account_id}' is already on line "
                 f"{seen[account.account_id]}"
             )
-            continue
-        seen[account.account_id] = line
-        accounts.append(account)
+        else:
+            seen[account.account_id] = line
+            accounts.append(account)
     if errors:
         raise ContractsError(errors)
     if not accounts:
         raise ContractsError(["the file has a header but no contracts"])
     return accounts
+
+
+def _read_row(raw: dict[str, Any], line: int) -> Account | list[str]:
+    """One row's account, or every problem in it."""
+    if "(extra cells)" in raw:
+        return [f"line {line}: more cells than columns"]
+    data: dict[str, Any] = {
+        k.strip(): v.strip() for k, v in raw.items() if v is not None and v.strip()
+    }
+    try:
+        if "add_ons" in data:
+            data["add_ons"] = _list_cell(data["add_ons"])
+        if "contacts" in data:
+            data["contacts"] = json.loads(data["contacts"])
+    except json.JSONDecodeError as err:
+        return [f"line {line}: a JSON cell is not JSON ({err.msg})"]
+    try:
+        return Account.model_validate(data)
+    except ValidationError as err:
+        return [
+            f"line {line}, {'.'.join(str(p) for p in e['loc']) or '(row)'}: {e['msg']}"
+            for e in err.errors(include_url=False)
+        ]
 
 
 def load_contracts(path: Path) -> list[Account]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -17,7 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.clock import JourneyClock
+from workflows.clock import DAY_SECONDS
 from workflows.journey import names
 from workflows.journey.messages import SIGNALS, EndJourney, JourneyInput, MilestoneDone
 from workflows.journey.state import Completed, JourneyState
@@ -25,7 +26,7 @@ from workflows.journey.workflow import CustomerJourney, journey_id
 from workflows.models import Account
 from workflows.policy import Policy
 
-REAL_DAY_SECONDS = 86400.0
+R = TypeVar("R")
 
 
 class JourneyError(Exception):
@@ -57,7 +58,7 @@ async def start_journey(
     # milestones and renewal fall where the contract puts them. In real time it begins now.
     epoch = (
         datetime.combine(account.contract_start, time(), tzinfo=UTC)
-        if day_seconds < REAL_DAY_SECONDS
+        if day_seconds < DAY_SECONDS
         else None
     )
     try:
@@ -104,7 +105,7 @@ async def journey_state(client: Client, account_id: str) -> JourneyState:
         return state
     # A query sees workflow time as of the journey's last task, which stands still while it
     # sleeps on a long timer; the journey's own clock says where it is now.
-    clock = JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
+    clock = state.clock()
     now = datetime.now(UTC)
     return state.model_copy(
         update={"journey_day": round(clock.day(now), 2), "today": clock.today(now)}
@@ -120,28 +121,26 @@ async def is_running(client: Client, account_id: str) -> bool:
 async def complete_milestone(
     client: Client, account_id: str, key: str, by: str | None = None
 ) -> Completed:
-    handle = await _running_handle(client, account_id)
-    try:
-        # By name: the SDK's typing of async update methods trips mypy (result is a coroutine).
-        done: Completed = await handle.execute_update(
-            names.COMPLETE_MILESTONE, MilestoneDone(key=key, by=by), result_type=Completed
-        )
-        return done
-    except WorkflowUpdateFailedError as err:
-        raise _refused(err) from None
-    except RPCError as err:
-        raise _closed(account_id, err) from None
+    return await _update(
+        client, account_id, names.COMPLETE_MILESTONE, MilestoneDone(key=key, by=by), Completed
+    )
 
 
 async def end_journey(client: Client, account_id: str, outcome: str, reason: str) -> JourneyState:
+    ended = EndJourney.model_validate({"outcome": outcome, "reason": reason})
+    return await _update(client, account_id, names.END_JOURNEY, ended, JourneyState)
+
+
+async def _update(
+    client: Client, account_id: str, name: str, arg: BaseModel, result_type: type[R]
+) -> R:
+    """An update of the account's running journey; a refusal or an ended journey is a
+    JourneyError."""
     handle = await _running_handle(client, account_id)
     try:
-        ended: JourneyState = await handle.execute_update(
-            names.END_JOURNEY,
-            EndJourney.model_validate({"outcome": outcome, "reason": reason}),
-            result_type=JourneyState,
-        )
-        return ended
+        # By name: the SDK's typing of async update methods trips mypy (result is a coroutine).
+        result: R = await handle.execute_update(name, arg, result_type=result_type)
+        return result
     except WorkflowUpdateFailedError as err:
         raise _refused(err) from None
     except RPCError as err:

@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Literal, get_args
 
 import asyncpg
 import structlog
@@ -27,15 +26,11 @@ from store.tasks import list_tasks
 from workflows import attributes
 from workflows.journey.names import WORKFLOW as WORKFLOW_NAME
 from workflows.journey.state import JourneyState, TriggerRecord
-from workflows.policy import HealthColour, Policy
+from workflows.models import HEALTH_COLOURS, HEALTH_LABELS, UNSCORED
+from workflows.policy import Policy
 
 log = structlog.get_logger(__name__)
 
-# The health vocabulary of the portfolio and the dashboard, defined once: the policy's colours
-# (best first: the grid's column order) and "unscored" (no measure yet, as the state says).
-Health = Literal[HealthColour, "unscored"]
-HEALTH_COLOURS: tuple[Health, ...] = get_args(Health)
-UNSCORED: Health = "unscored"
 RENEWAL_HORIZON_DAYS = 90
 # Filter values go into a visibility query; refusing anything but plain words keeps quoting
 # out of the question (no value can close its string and add a clause).
@@ -76,8 +71,8 @@ def visibility_query(f: Filters) -> str:
     if f.health == UNSCORED:
         clauses.append(f"{attributes.HEALTH.name} IS NULL")
     elif f.health is not None:
-        if f.health not in HEALTH_COLOURS:
-            raise FilterError(f"health: '{f.health}' is not one of {', '.join(HEALTH_COLOURS)}")
+        if f.health not in HEALTH_LABELS:
+            raise FilterError(f"health: '{f.health}' is not one of {', '.join(HEALTH_LABELS)}")
         clauses.append(f"{attributes.HEALTH.name} = '{f.health}'")
     for name, key, value in (
         ("stage", attributes.STAGE, f.stage),
@@ -248,7 +243,7 @@ async def list_portfolio(
 
 
 # Worst first; unscored after green: nothing says it needs anyone yet.
-_WORST_FIRST = (*reversed(get_args(HealthColour)), UNSCORED)
+_WORST_FIRST = (*reversed(HEALTH_COLOURS), UNSCORED)
 _SEVERITY: dict[str, int] = {colour: rank for rank, colour in enumerate(_WORST_FIRST)}
 
 
@@ -305,10 +300,10 @@ def summarise(
     contracts that end within `horizon_days` of each journey's own today."""
     present = {r.stage or "unknown" for r in rows}
     stages = [s for s in order if s in present] + sorted(present - set(order))
-    grid: dict[str, dict[str, int]] = {s: dict.fromkeys(HEALTH_COLOURS, 0) for s in stages}
+    grid: dict[str, dict[str, int]] = {s: dict.fromkeys(HEALTH_LABELS, 0) for s in stages}
     for r in rows:
         grid[r.stage or "unknown"][r.health] += 1
-    totals = {h: sum(grid[s][h] for s in stages) for h in HEALTH_COLOURS}
+    totals = {h: sum(grid[s][h] for s in stages) for h in HEALTH_LABELS}
     plays = Counter(t for r in rows for t in r.open_play_titles)
     ids = {r.account_id for r in rows}
     by_csm = Counter(t.csm for t in overdue if t.account_id in ids)

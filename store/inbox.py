@@ -15,9 +15,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Conn = asyncpg.Connection | PoolConnectionProxy
+from store.conn import Connection
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,14 @@ class ClaimedEvent:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Events of one status still to deliver, and how long the oldest of them has waited."""
+
+    count: int
+    oldest_seconds: float
+
+
+@dataclass(frozen=True)
 class LinkRow:
     object_type: str
     object_id: str
@@ -56,7 +63,7 @@ class LinkRow:
 
 
 async def insert_event(
-    conn: Conn,
+    conn: Connection,
     *,
     source: str,
     event_id: str,
@@ -127,7 +134,7 @@ async def insert_reject(
 
 
 async def claim_open(
-    conn: Conn,
+    conn: Connection,
     *,
     ids: Sequence[int] | None = None,
     account_ids: Sequence[str] | None = None,
@@ -176,7 +183,7 @@ async def claim_open(
 
 
 async def settle_event(
-    conn: Conn,
+    conn: Connection,
     row_id: int,
     *,
     status: str,
@@ -201,7 +208,7 @@ async def settle_event(
     )
 
 
-async def link_company(conn: Conn, source: str, company_id: str, account_id: str) -> None:
+async def link_company(conn: Connection, source: str, company_id: str, account_id: str) -> None:
     await conn.execute(
         """INSERT INTO crm_links (source, object_type, object_id, account_id)
            VALUES ($1, 'company', $2, $3)
@@ -214,7 +221,7 @@ async def link_company(conn: Conn, source: str, company_id: str, account_id: str
 
 
 async def link_contact(
-    conn: Conn,
+    conn: Connection,
     source: str,
     object_id: str,
     *,
@@ -239,7 +246,7 @@ async def link_contact(
 
 
 async def learn_link(
-    conn: Conn,
+    conn: Connection,
     source: str,
     object_type: str,
     object_id: str,
@@ -263,7 +270,9 @@ async def learn_link(
     )
 
 
-async def links_around(conn: Conn, source: str, object_type: str, object_id: str) -> list[LinkRow]:
+async def links_around(
+    conn: Connection, source: str, object_type: str, object_id: str
+) -> list[LinkRow]:
     """The object's own link and its company's."""
     rows = await conn.fetch(
         """SELECT object_type, object_id, account_id, company_id, contact_id, persona
@@ -288,3 +297,13 @@ async def links_around(conn: Conn, source: str, object_type: str, object_id: str
         )
         for r in rows
     ]
+
+
+async def waiting(conn: Connection) -> dict[str, Waiting]:
+    """Events still to deliver, by status (pending, parked); a status with none is absent."""
+    rows = await conn.fetch(
+        """SELECT status, count(*) AS n,
+                  EXTRACT(EPOCH FROM now() - min(received_at)) AS oldest
+             FROM inbox_events WHERE status IN ('pending', 'parked') GROUP BY status"""
+    )
+    return {r["status"]: Waiting(r["n"], float(r["oldest"])) for r in rows}

@@ -85,3 +85,12 @@ async def count_sent(pool: asyncpg.Pool, account_ids: list[str], since: datetime
             since,
         )
     return int(n)
+
+
+async def undelivered(conn: Connection) -> dict[str, int]:
+    """Messages not delivered, by status (pending, failed); a status with none is absent."""
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n FROM outbox "
+        "WHERE status IN ('pending', 'failed') GROUP BY status"
+    )
+    return {r["status"]: r["n"] for r in rows}

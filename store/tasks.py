@@ -3,11 +3,13 @@ closed once (only an open task closes)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from activities.models import TaskRow, TaskSpec
+from store.conn import Connection
 
 TASK_COLUMNS = """id, idempotency_key, play_id, account_id, step, title, assignee_role, csm,
     due_at, due_real_at, escalation_of, status, created_at, closed_at, closed_by"""
@@ -106,3 +108,19 @@ async def count_escalations(pool: asyncpg.Pool, account_ids: list[str], since: d
             since,
         )
     return int(n)
+
+
+@dataclass(frozen=True)
+class OpenTasks:
+    open: int
+    overdue: int  # past their due date on the real clock
+
+
+async def count_open(conn: Connection) -> OpenTasks:
+    """Open tasks, and how many of them are overdue."""
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE due_real_at < now()) AS overdue, count(*) AS open
+             FROM tasks WHERE status = 'open'"""
+    )
+    assert row is not None  # an aggregate without GROUP BY always returns a row
+    return OpenTasks(open=row["open"], overdue=row["overdue"])

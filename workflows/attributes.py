@@ -1,6 +1,6 @@
 """Search attributes: the columns a journey shows in the Temporal UI and in visibility queries.
 
-Defined once; the workflow upserts them and devinfra registers them with the server.
+Defined once; the workflow upserts them and devtools.infra registers them with the server.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from typing import Any
 import structlog
 
 from starter.api.errors import ApiError
-from starter.ingress import inbox
 from starter.journeys import JourneyError
+from store.errors import DB_ERRORS
 
 log = structlog.get_logger(__name__)
 
@@ -20,7 +20,7 @@ async def db_call(call: Awaitable[Any]) -> Any:
     """A Postgres call whose failure is a 503 (retry), not a 500."""
     try:
         return await call
-    except inbox.DB_ERRORS as err:
+    except DB_ERRORS as err:
         log.warning("postgres call failed", error=str(err))
         raise ApiError(503, "unavailable", "Postgres did not answer; retry shortly") from None
 

@@ -4,11 +4,11 @@ Postgres pool, and reading the files a command is given."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import asyncpg
 import typer
@@ -72,14 +72,19 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         yield opened
 
 
+def refuse(what: str, path: Path, errors: Iterable[str]) -> NoReturn:
+    """Say why a file cannot be used, one problem a line, and exit 2."""
+    err.print(f"[red]invalid {what}[/red] {path}:")
+    for line in errors:
+        err.print(f"  {line}")
+    raise typer.Exit(2) from None
+
+
 def read_policy(path: Path) -> Policy:
     try:
         return load_policy(path)
     except PolicyError as e:
-        err.print(f"[red]invalid policy[/red] {path}:")
-        for line in e.errors:
-            err.print(f"  {line}")
-        raise typer.Exit(2) from None
+        refuse("policy", path, e.errors)
 
 
 def read_account(path: Path) -> Account:

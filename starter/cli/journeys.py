@@ -15,7 +15,7 @@ from rich.table import Table
 
 from runtime.temporal import ui_link
 from starter.cli import common
-from starter.cli.common import JsonOpt, err, out
+from starter.cli.common import JsonOpt, err, out, refuse
 from starter.cli.views import print_status, show_list, start_with_progress
 from starter.contracts import ContractsError, load_contracts
 from starter.journeys import complete_milestone, journey_state, send_event, start_journey
@@ -31,10 +31,7 @@ def _read_contracts(path: Path) -> list[Account]:
     try:
         return load_contracts(path)
     except ContractsError as e:
-        err.print(f"[red]invalid contracts[/red] {path}:")
-        for line in e.errors:
-            err.print(f"  {line}")
-        raise typer.Exit(2) from None
+        refuse("contracts", path, e.errors)
 
 
 def start(

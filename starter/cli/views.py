@@ -16,19 +16,59 @@ from activities.models import TaskRow
 from starter.contracts import start_contracts
 from starter.journeys import Started
 from starter.portfolio import Filters, JourneyRow, list_portfolio, visibility_query
-from workflows.journey.state import JourneyState
-from workflows.models import Account
+from workflows.journey.state import JourneyState, MilestoneStatus
+from workflows.models import Account, HealthLabel
 from workflows.policy import Policy
 
-COLOUR = {"done": "green", "overdue": "red", "pending": "yellow"}
-HEALTH = {"green": "green", "yellow": "yellow", "red": "red", "unscored": "dim"}
+# Rich styles keyed by the journeys' own words, typed so that a word they do not use fails mypy.
+STATUS_STYLE: dict[MilestoneStatus, str] = {"done": "green", "overdue": "red", "pending": "yellow"}
+HEALTH_STYLE: dict[HealthLabel, str] = {
+    "green": "green",
+    "yellow": "yellow",
+    "red": "red",
+    "unscored": "dim",
+}
+
+
+def _health_style(health: str) -> str:
+    """A search attribute's health word; one the journeys do not use shows dim."""
+    return next((style for label, style in HEALTH_STYLE.items() if label == health), "dim")
 
 
 def status_view(
     state: JourneyState, link: str | None, tasks: Sequence[TaskRow] | None = None
 ) -> RenderableType:
     """Everything about one journey; `tasks` are its plays' open tasks (None: not looked up)."""
-    parts: list[RenderableType] = [
+    parts: list[RenderableType] = [*_summary(state), _health(state), *_adoption(state)]
+    parts.append(_milestones(state))
+    if state.recurring:
+        parts.append(_recurring(state))
+    if state.open_plays:
+        parts.append(_open_plays(state))
+    if tasks:
+        parts.append(_tasks(tasks))
+    elif tasks is not None:
+        parts.append(Text("open tasks: none", style="dim"))
+    if state.triggers:
+        parts.append(_triggers(state))
+    if state.next_timers:
+        parts.append(_timers(state))
+    ledger = state.ledger
+    parts.append(
+        Text(
+            f"events: {ledger.applied} applied, {ledger.duplicates} duplicate, "
+            f"{ledger.stale} stale",
+            style="dim",
+        )
+    )
+    if link:
+        parts.append(Text(f"Temporal UI: {link}"))
+    return Group(*parts)
+
+
+def _summary(state: JourneyState) -> list[RenderableType]:
+    """Who the account is, where its journey stands, and under which policy and contract."""
+    lines: list[RenderableType] = [
         Text.from_markup(
             f"[bold]{state.account_id}[/bold]  {state.segment}/{state.tier}  csm {state.csm}  "
             f"stage [bold]{state.stage}[/bold]  day {state.journey_day:g}"
@@ -46,47 +86,34 @@ def status_view(
         ),
     ]
     if state.tenure:
-        parts.append(Text(f"tenure: {state.tenure.reason}"))
+        lines.append(Text(f"tenure: {state.tenure.reason}"))
     if state.ended:
-        parts.append(Text(f"ended: {state.ended.outcome} — {state.ended.reason}", style="bold"))
-    parts.append(_health(state))
-    if state.adoption:
-        parts.append(Text(f"adoption: {state.adoption.reason}"))
-        for p in state.adoption.personas:
-            if p.status != "no_expectation" or p.incidents:
-                parts.append(Text(f"  {p.persona}: {p.status} — {p.reason}"))
-    parts.append(_milestones(state))
-    if state.recurring:
-        parts.append(_recurring(state))
-    if state.open_plays:
-        plays = Table("play", "since day", "why", title="Open plays", title_justify="left")
-        for run in state.open_plays.values():
-            plays.add_row(
-                f"{run.title} [dim]({run.play_id})[/dim]", f"{run.started_day:g}", run.why
-            )
-        parts.append(plays)
-    if tasks:
-        parts.append(_tasks(tasks))
-    elif tasks is not None:
-        parts.append(Text("open tasks: none", style="dim"))
-    if state.triggers:
-        parts.append(_triggers(state))
-    if state.next_timers:
-        timers = Table("next", "day", "date", title="Waiting for", title_justify="left")
-        for t in state.next_timers:
-            timers.add_row(t.what, f"{t.day:g}", t.at.date().isoformat())
-        parts.append(timers)
-    ledger = state.ledger
-    parts.append(
-        Text(
-            f"events: {ledger.applied} applied, {ledger.duplicates} duplicate, "
-            f"{ledger.stale} stale",
-            style="dim",
-        )
-    )
-    if link:
-        parts.append(Text(f"Temporal UI: {link}"))
-    return Group(*parts)
+        lines.append(Text(f"ended: {state.ended.outcome} — {state.ended.reason}", style="bold"))
+    return lines
+
+
+def _adoption(state: JourneyState) -> list[RenderableType]:
+    if not state.adoption:
+        return []
+    lines: list[RenderableType] = [Text(f"adoption: {state.adoption.reason}")]
+    for p in state.adoption.personas:
+        if p.status != "no_expectation" or p.incidents:
+            lines.append(Text(f"  {p.persona}: {p.status} — {p.reason}"))
+    return lines
+
+
+def _open_plays(state: JourneyState) -> Table:
+    plays = Table("play", "since day", "why", title="Open plays", title_justify="left")
+    for run in state.open_plays.values():
+        plays.add_row(f"{run.title} [dim]({run.play_id})[/dim]", f"{run.started_day:g}", run.why)
+    return plays
+
+
+def _timers(state: JourneyState) -> Table:
+    timers = Table("next", "day", "date", title="Waiting for", title_justify="left")
+    for t in state.next_timers:
+        timers.add_row(t.what, f"{t.day:g}", t.at.date().isoformat())
+    return timers
 
 
 def _health(state: JourneyState) -> Text:
@@ -94,7 +121,7 @@ def _health(state: JourneyState) -> Text:
     if h is None:
         return Text("health: not scored yet", style="dim")
     line = Text("health: ")
-    line.append(h.colour, style=f"bold {HEALTH[h.colour]}")
+    line.append(h.colour, style=f"bold {HEALTH_STYLE[h.colour]}")
     line.append(f" {h.score:g} — ")
     line.append(
         ", ".join(
@@ -123,7 +150,7 @@ def _milestones(state: JourneyState) -> Table:
             f"{m.title} [dim]({m.key})[/dim]{kind}",
             m.owner,
             f"{m.due_day:g}",
-            f"[{COLOUR[m.status]}]{status_text}[/]",
+            f"[{STATUS_STYLE[m.status]}]{status_text}[/]",
             "" if m.done_day is None else f"{m.done_day:g}",
         )
     return table
@@ -213,7 +240,7 @@ def list_view(rows: Sequence[JourneyRow], *, why: bool = False, truncated: bool 
             escape(r.account_id) + ("" if r.running else " [dim](closed)[/dim]"),
             escape(r.segment or "—"),
             escape(r.stage or "—"),
-            f"[{HEALTH.get(r.health, 'dim')}]{r.health}[/]",
+            f"[{_health_style(r.health)}]{r.health}[/]",
         ]
         if why:
             when = "—"

@@ -14,6 +14,7 @@ HubSpot id. Two steps turn one into a journey signal:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -168,71 +169,103 @@ def _contact_to_company(event: HubSpotEvent) -> bool:
 
 def interpret(event: HubSpotEvent, mapping: HubSpotMapping) -> Draft | Ignored:
     """What the event means for a journey, or why it means nothing."""
-    kind, change = _object_type(event), _change(event)
     subject = event.subject_id
     if subject is None:
         return Ignored(reason=f"{event.subscription_type} names no object (objectId)")
+    read = _READERS.get((_object_type(event), _change(event)))
+    if read is None:
+        return Ignored(
+            reason=f"subscription {event.subscription_type!r} is not one the policy uses"
+        )
     base: dict[str, Any] = {"event_id": event.inbox_id, "occurred_at": event.occurred.isoformat()}
+    return read(event, mapping, str(subject), base)
+
+
+def _company_property(
+    event: HubSpotEvent, mapping: HubSpotMapping, subject: str, base: dict[str, Any]
+) -> Draft | Ignored:
     value = event.property_value
-
-    if kind == "company" and change == "propertyChange":
-        measure = mapping.health_properties.get(event.property_name or "")
-        if measure is None:
-            return Ignored(reason=f"company property {event.property_name!r} is not a measure")
-        score = _score(value)
-        if score is None:
-            return Ignored(
-                reason=f"company property {event.property_name!r}: {value!r} is not a number "
-                "from 0 to 100"
-            )
-        return Draft(
-            kind="health_measured",
-            ref=ObjectRef(object_type="company", object_id=str(subject)),
-            fields={**base, "measure": measure, "value": score, "note": "from HubSpot"},
+    measure = mapping.health_properties.get(event.property_name or "")
+    if measure is None:
+        return Ignored(reason=f"company property {event.property_name!r} is not a measure")
+    score = _score(value)
+    if score is None:
+        return Ignored(
+            reason=f"company property {event.property_name!r}: {value!r} is not a number "
+            "from 0 to 100"
         )
+    return Draft(
+        kind="health_measured",
+        ref=ObjectRef(object_type="company", object_id=subject),
+        fields={**base, "measure": measure, "value": score, "note": "from HubSpot"},
+    )
 
-    if kind == "contact" and change == "propertyChange":
-        if event.property_name != mapping.persona_property:
-            return Ignored(reason=f"contact property {event.property_name!r} is not the role")
-        persona = mapping.persona_values.get((value or "").strip().lower())
-        if persona is None:
-            known = ", ".join(sorted(mapping.persona_values))
-            return Ignored(reason=f"contact role {value!r} is not a persona (known: {known})")
-        return Draft(
-            kind="key_contact_changed",
-            ref=ObjectRef(object_type="contact", object_id=str(subject)),
-            fields={**base, "change": "role_changed", "persona": persona},
-        )
 
-    if kind == "contact" and change == "associationChange":
-        if not _contact_to_company(event):
-            return Ignored(reason=f"association {event.association_type!r} is not contact→company")
-        return Draft(
-            kind="key_contact_changed",
-            ref=ObjectRef(object_type="contact", object_id=str(subject)),
-            fields={**base, "change": "left" if event.association_removed else "joined"},
-        )
+def _contact_property(
+    event: HubSpotEvent, mapping: HubSpotMapping, subject: str, base: dict[str, Any]
+) -> Draft | Ignored:
+    value = event.property_value
+    if event.property_name != mapping.persona_property:
+        return Ignored(reason=f"contact property {event.property_name!r} is not the role")
+    persona = mapping.persona_values.get((value or "").strip().lower())
+    if persona is None:
+        known = ", ".join(sorted(mapping.persona_values))
+        return Ignored(reason=f"contact role {value!r} is not a persona (known: {known})")
+    return Draft(
+        kind="key_contact_changed",
+        ref=ObjectRef(object_type="contact", object_id=subject),
+        fields={**base, "change": "role_changed", "persona": persona},
+    )
 
-    if kind == "contact" and change == "deletion":
-        return Draft(
-            kind="key_contact_changed",
-            ref=ObjectRef(object_type="contact", object_id=str(subject)),
-            fields={**base, "change": "left"},
-        )
 
-    if kind == "ticket" and change == "propertyChange":
-        if event.property_name != mapping.escalation_property:
-            return Ignored(reason=f"ticket property {event.property_name!r} is not escalation")
-        severity = mapping.escalation_values.get((value or "").strip().upper())
-        if severity is None:
-            return Ignored(reason=f"ticket {event.property_name} {value!r} is no escalation")
-        return Draft(
-            kind="support_escalated",
-            ref=ObjectRef(object_type="ticket", object_id=str(subject)),
-            fields={**base, "ticket_id": f"hs-{subject}", "severity": severity},
-        )
+def _contact_association(
+    event: HubSpotEvent, mapping: HubSpotMapping, subject: str, base: dict[str, Any]
+) -> Draft | Ignored:
+    if not _contact_to_company(event):
+        return Ignored(reason=f"association {event.association_type!r} is not contact→company")
+    return Draft(
+        kind="key_contact_changed",
+        ref=ObjectRef(object_type="contact", object_id=subject),
+        fields={**base, "change": "left" if event.association_removed else "joined"},
+    )
 
-    return Ignored(reason=f"subscription {event.subscription_type!r} is not one the policy uses")
+
+def _contact_deletion(
+    event: HubSpotEvent, mapping: HubSpotMapping, subject: str, base: dict[str, Any]
+) -> Draft | Ignored:
+    return Draft(
+        kind="key_contact_changed",
+        ref=ObjectRef(object_type="contact", object_id=subject),
+        fields={**base, "change": "left"},
+    )
+
+
+def _ticket_property(
+    event: HubSpotEvent, mapping: HubSpotMapping, subject: str, base: dict[str, Any]
+) -> Draft | Ignored:
+    value = event.property_value
+    if event.property_name != mapping.escalation_property:
+        return Ignored(reason=f"ticket property {event.property_name!r} is not escalation")
+    severity = mapping.escalation_values.get((value or "").strip().upper())
+    if severity is None:
+        return Ignored(reason=f"ticket {event.property_name} {value!r} is no escalation")
+    return Draft(
+        kind="support_escalated",
+        ref=ObjectRef(object_type="ticket", object_id=subject),
+        fields={**base, "ticket_id": f"hs-{subject}", "severity": severity},
+    )
+
+
+_Reader = Callable[[HubSpotEvent, HubSpotMapping, str, dict[str, Any]], Draft | Ignored]
+
+# The subscriptions the policy uses, by (object type, change); any other is ignored.
+_READERS: dict[tuple[str, str], _Reader] = {
+    ("company", "propertyChange"): _company_property,
+    ("contact", "propertyChange"): _contact_property,
+    ("contact", "associationChange"): _contact_association,
+    ("contact", "deletion"): _contact_deletion,
+    ("ticket", "propertyChange"): _ticket_property,
+}
 
 
 def link_updates(event: HubSpotEvent, mapping: HubSpotMapping) -> list[LinkUpdate]:

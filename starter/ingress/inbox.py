@@ -30,13 +30,11 @@ from starter.ingress import relay
 from starter.ingress.hubspot import Draft, HubSpotMapping, Link, LinkUpdate, ObjectRef, resolve
 from starter.journeys import JourneyError, send_event
 from store import inbox as store
-from store.errors import DB_ERRORS
+from store.conn import Connection
 from workflows.journey.messages import SIGNALS
 from workflows.models import Account
 
-# DB_ERRORS: callers (the API) catch what this module's calls raise when Postgres is away.
 __all__ = [
-    "DB_ERRORS",
     "SOURCE_EVENTS",
     "SOURCE_HUBSPOT",
     "Incoming",
@@ -271,7 +269,7 @@ async def run_relay(
 
 
 async def _deliver_row(
-    conn: store.Conn,
+    conn: Connection,
     client: Client,
     row: store.ClaimedEvent,
     send_timeout: float,
@@ -316,16 +314,7 @@ async def _deliver_row(
         async with asyncio.timeout(send_timeout):
             await send_event(client, account_id, kind, event)
     except JourneyError as err:
-        if err.kind == "unknown_account":
-            bound.info("inbox event parked: no journey yet")
-            return await settle("parked", str(err), parked_backoff(attempts))
-        if err.kind == "journey_closed":
-            bound.info("inbox event for an ended journey")
-            return await settle("rejected_closed", str(err))
-        if err.kind == "bad_event":
-            return await settle("failed", str(err))
-        bound.warning("inbox delivery failed; will retry", error=str(err))
-        return await settle("pending", f"{err.kind}: {err}", transient_backoff(attempts))
+        return await settle(*_refused(err, attempts, bound))
     except Exception as err:  # Temporal away, timeouts, anything: keep the row and retry later.
         detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         bound.warning("inbox delivery failed; will retry", error=detail)
@@ -334,7 +323,23 @@ async def _deliver_row(
     return await settle("delivered", None)
 
 
-async def _links_for(conn: store.Conn, ref: ObjectRef) -> dict[ObjectRef, Link]:
+def _refused(
+    err: JourneyError, attempts: int, bound: structlog.stdlib.BoundLogger
+) -> tuple[str, str, float | None]:
+    """How a row settles when the journey refuses its signal: status, detail, retry in."""
+    if err.kind == "unknown_account":
+        bound.info("inbox event parked: no journey yet")
+        return "parked", str(err), parked_backoff(attempts)
+    if err.kind == "journey_closed":
+        bound.info("inbox event for an ended journey")
+        return "rejected_closed", str(err), None
+    if err.kind == "bad_event":
+        return "failed", str(err), None
+    bound.warning("inbox delivery failed; will retry", error=str(err))
+    return "pending", f"{err.kind}: {err}", transient_backoff(attempts)
+
+
+async def _links_for(conn: Connection, ref: ObjectRef) -> dict[ObjectRef, Link]:
     """The object's own link and its company's, for `hubspot.resolve`."""
     rows = await store.links_around(conn, SOURCE_HUBSPOT, ref.object_type, ref.object_id)
     return {

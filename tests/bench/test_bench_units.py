@@ -166,16 +166,17 @@ def test_open_journeys_are_sized_to_the_budget() -> None:
 def test_a_profile_reads_as_shares_of_samples(tmp_path: Path) -> None:
     raw = tmp_path / "p.txt"
     raw.write_text(
-        "main (starter/cli.py:3);run (workflows/journey.py:10);dumps (json/encoder.py:5) 3\n"
-        "main (starter/cli.py:3);check (workflows/policy.py:7) 1\n"
+        "main (starter/cli/main.py:3);run (workflows/journey/workflow.py:10);"
+        "dumps (json/encoder.py:5) 3\n"
+        "main (starter/cli/main.py:3);check (workflows/policy/checks.py:7) 1\n"
     )
     s = summarize("worker", "start", raw)
     assert s.samples == 4
     assert s.top_self[0] == ("dumps (json/encoder.py)", 75.0)
     assert dict(s.by_package) == {"json": 75.0, "workflows": 25.0}
     assert dict(s.waypost_inclusive) == {
-        "run (workflows/journey.py)": 75.0,
-        "check (workflows/policy.py)": 25.0,
+        "run (workflows/journey/workflow.py)": 75.0,
+        "check (workflows/policy/checks.py)": 25.0,
     }
 
 

@@ -126,7 +126,7 @@ accounts = st.builds(
 
 
 def holds(when: When, acct: Account) -> bool:
-    """An independent statement of DESIGN §3's `when` rule."""
+    """The `when` rule stated independently: every condition given holds; none given matches all."""
     return (
         (when.segment is None or acct.segment in when.segment)
         and (when.tier is None or acct.tier in when.tier)

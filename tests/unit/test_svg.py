@@ -14,7 +14,6 @@ from activities.models import TimelineRow
 from starter.api.dashboard.marks import health_spans, play_bars
 from starter.api.dashboard.palette import HEALTH_FILLS, STATUS_FILLS
 from starter.api.dashboard.svg import journey_svg
-from starter.portfolio import HEALTH_COLOURS
 from store.plays import PlayRecord
 from workflows.journey.state import (
     JourneyState,
@@ -24,6 +23,7 @@ from workflows.journey.state import (
     RecurringState,
     TriggerRecord,
 )
+from workflows.models import HEALTH_LABELS
 from workflows.policy import Policy, load_policy
 from workflows.rules import score_health
 
@@ -247,5 +247,5 @@ def test_any_text_is_escaped(policy: Policy) -> None:
 
 def test_every_health_colour_and_milestone_status_has_a_fill() -> None:
     # A word without a fill would be drawn in the unscored grey (or fail a page's template).
-    assert list(HEALTH_FILLS) == list(HEALTH_COLOURS)
+    assert list(HEALTH_FILLS) == list(HEALTH_LABELS)
     assert set(STATUS_FILLS) == set(get_args(MilestoneStatus))

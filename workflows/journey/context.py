@@ -29,8 +29,9 @@ class JourneyContext:
     # The first run's id: it names this journey's timeline rows and is the journey_run its
     # plays report back with, the same across continue-as-new, another for a later journey.
     chain: str
-    # Whether this run has the forking branches (patches.FORKING), set once as it starts.
-    forking: bool = False
+    # Whether this run has the forking branches (patches.FORKING), set once as it starts; None
+    # before that, while handlers of messages that came with the run's first task run.
+    forking: bool | None = None
 
     @property
     def ended(self) -> bool:

@@ -18,12 +18,11 @@ from pydantic import (
     field_validator,
 )
 
+from workflows.clock import DAY_SECONDS
 from workflows.journey import names
 from workflows.journey.state import JourneyState
-from workflows.models import ID_PATTERN, Account, Persona
+from workflows.models import ID_PATTERN, KEY_PATTERN, Account, Persona
 from workflows.policy import MeasureKey, Policy
-
-KEY_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
 
 
 class JourneyInput(BaseModel):
@@ -32,7 +31,7 @@ class JourneyInput(BaseModel):
     account: Account
     policy: Policy
     day_seconds: float = Field(
-        default=86400.0,
+        default=DAY_SECONDS,
         gt=0,
         description="Seconds in a journey day: 86400 in production, tiny in tests and demos.",
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from workflows.clock import JourneyClock
+from workflows.journey import prose
 from workflows.journey.messages import JourneyInput
 from workflows.journey.state import (
     ContactState,
@@ -105,7 +106,7 @@ def next_timers(state: JourneyState, clock: JourneyClock, limit: int = 6) -> lis
     ]
     if state.next_adoption_check_day is not None:
         day = state.next_adoption_check_day
-        timers.append(NextTimer(what="Adoption check", day=day, at=clock.time_of(day)))
+        timers.append(NextTimer(what=prose.ADOPTION_CHECK, day=day, at=clock.time_of(day)))
     for r in state.recurring:
         if r.next_due_day is not None and r.next_due_at is not None:
             timers.append(NextTimer(what=f"{r.title} due", day=r.next_due_day, at=r.next_due_at))

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from workflows.clock import JourneyClock
 from workflows.journey.ledger import EventLedger
-from workflows.models import Persona
+from workflows.models import UNSCORED, HealthLabel, Persona
 from workflows.rules import (
     AdoptionReport,
     FactsWatched,
@@ -174,5 +175,9 @@ class JourneyState(BaseModel):
         return next((r for r in self.recurring if r.key == key), None)
 
     @property
-    def health_colour(self) -> str:
-        return self.health.colour if self.health else "unscored"
+    def health_colour(self) -> HealthLabel:
+        return self.health.colour if self.health else UNSCORED
+
+    def clock(self) -> JourneyClock:
+        """The journey's clock: day 0 at the first run's start, at its `day_seconds`."""
+        return JourneyClock(self.started_at, self.epoch or self.started_at, self.day_seconds)

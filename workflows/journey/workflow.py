@@ -15,7 +15,6 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.clock import JourneyClock
     from workflows.journey import names, patches, prose
     from workflows.journey.branches.adoption import Adoption
     from workflows.journey.branches.health import Health
@@ -58,12 +57,11 @@ class CustomerJourney:
             state = start.carried.model_copy(update={"runs": start.carried.runs + 1})
         else:
             state = new_state(start, workflow.now())
-        clock = JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
         self._ctx = ctx = JourneyContext(
             account=start.account,
             policy=start.policy,
             state=state,
-            clock=clock,
+            clock=state.clock(),
             chain=workflow.info().first_execution_run_id,
         )
         self._fx = fx = Effects(ctx)
@@ -100,8 +98,9 @@ class CustomerJourney:
                 asyncio.create_task(self._renewal.run()),
             ]
         self._fx.describe_wait()
+        forking = bool(ctx.forking)  # patched() answered above, once for the run
         await workflow.wait_condition(
-            lambda: ctx.ended or (ctx.forking and workflow.info().is_continue_as_new_suggested())
+            lambda: ctx.ended or (forking and workflow.info().is_continue_as_new_suggested())
         )
         if not ctx.ended:
             await self._continue_as_new()
@@ -133,9 +132,19 @@ class CustomerJourney:
                 f"journey for {self._ctx.state.account_id} has ended", type="JourneyEnded"
             )
 
-    def _refuse_unless_forking(self, what: str) -> None:
-        if not self._ctx.forking:
+    def _refuse_unless_forking(self, what: str, *, undecided_ok: bool = False) -> None:
+        # Undecided: the message came with the run's first task, before run() asked. A run
+        # starting now always forks (only a replay can say otherwise, and replays do not
+        # validate), so a handler that can wait for run() to ask (undecided_ok) takes it.
+        forking = self._ctx.forking
+        if forking is False or (forking is None and not undecided_ok):
             raise ApplicationError(f"this journey predates {what}", type="NotSupported")
+
+    async def _forking_decided(self, what: str) -> None:
+        """Wait until run() has asked whether this run forks; no wait, no yield once it has."""
+        if self._ctx.forking is None:
+            await workflow.wait_condition(lambda: self._ctx.forking is not None)
+            self._refuse_unless_forking(what)
 
     # ---- onboarding ----------------------------------------------------------------------
 
@@ -218,6 +227,7 @@ class CustomerJourney:
 
     @workflow.update(name=names.CHANGE_POLICY)
     async def change_policy(self, change: ChangePolicy) -> JourneyState:
+        await self._forking_decided("policy changes")
         ctx = self._ctx
         was = prose.policy_name(ctx.policy)
         ctx.policy = change.policy
@@ -233,7 +243,7 @@ class CustomerJourney:
     @change_policy.validator
     def _validate_change_policy(self, change: ChangePolicy) -> None:
         self._refuse_if_ended()
-        self._refuse_unless_forking("policy changes")
+        self._refuse_unless_forking("policy changes", undecided_ok=True)
         policy, pinned = change.policy, self._ctx.policy
         if policy.name == pinned.name and policy.version <= pinned.version:
             raise ApplicationError(

@@ -10,8 +10,8 @@ Pure and import-safe inside the workflow sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Sequence
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -26,6 +26,7 @@ from workflows.policy.models import (
     NotifyStep,
     Play,
     Policy,
+    Step,
     StepsDone,
     TaskStep,
     WaitUntilStep,
@@ -40,6 +41,8 @@ from workflows.policy.sections import (
     track_problems,
 )
 from workflows.policy.wording import Found, Loc, duplicates, shown_path, unique, unknown
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Reading(Protocol):
@@ -75,36 +78,43 @@ def problems(policy: Policy, reading: Reading | None = None) -> Found:
     """Every problem, at its path from the top of the policy, section by section in the
     order of the file, the checks across sections last."""
     reading = reading or _Whole()
-    found: Found = []
-
-    def whole(*models: BaseModel) -> bool:
-        return not any(reading.lost(m) for m in models)
-
-    def at(loc: Loc, section_found: Found) -> None:
-        found.extend(((*loc, *where), message) for where, message in section_found)
-
+    out = _Sections(reading)
     for name, template in policy.templates.items():
-        at(("templates", name), template_problems(template))
-    tracks = policy.onboarding.tracks
-    for i, track in enumerate(tracks):
-        if whole(track):
-            at(("onboarding", "tracks", i), track_problems(track))
-    if whole(policy.onboarding, *tracks, *(t.when for t in tracks)):
-        at(("onboarding",), onboarding_problems(policy.onboarding))
+        out.add(("templates", name), template_problems(template))
+    onboarding = policy.onboarding
+    for i, track in enumerate(onboarding.tracks):
+        out.add_if_whole(("onboarding", "tracks", i), track_problems, track)
+    tracks_read = [*onboarding.tracks, *(t.when for t in onboarding.tracks)]
+    out.add_if_whole(("onboarding",), onboarding_problems, onboarding, *tracks_read)
     for persona, expectation in policy.adoption.personas.items():
-        if isinstance(expectation, EventDrivenExpectation) and whole(expectation):
-            at(("adoption", "personas", persona), event_driven_problems(expectation))
+        if isinstance(expectation, EventDrivenExpectation):
+            out.add_if_whole(("adoption", "personas", persona), event_driven_problems, expectation)
     maturity, health = policy.maturity, policy.health
-    if whole(maturity, *maturity.stages):
-        at(("maturity",), maturity_problems(maturity))
-    if whole(health.thresholds):
-        at(("health", "thresholds"), thresholds_problems(health.thresholds))
-    if whole(health):
-        at(("health",), health_problems(health))
+    out.add_if_whole(("maturity",), maturity_problems, maturity, *maturity.stages)
+    out.add_if_whole(("health", "thresholds"), thresholds_problems, health.thresholds)
+    out.add_if_whole(("health",), health_problems, health)
     for i, play in enumerate(policy.plays):
-        if whole(play):
-            at(("plays", i), play_problems(play))
-    return found + _references(policy, reading)
+        out.add_if_whole(("plays", i), play_problems, play)
+    return out.found + _references(policy, reading)
+
+
+class _Sections:
+    """Problems of the sections, at their places; a section is judged only if read whole."""
+
+    def __init__(self, reading: Reading) -> None:
+        self.reading = reading
+        self.found: Found = []
+
+    def add(self, loc: Loc, section_found: Found) -> None:
+        self.found.extend(((*loc, *where), message) for where, message in section_found)
+
+    def add_if_whole(
+        self, loc: Loc, check: Callable[[M], Found], section: M, *within: BaseModel
+    ) -> None:
+        """`check(section)` at `loc`, unless `section` or any model `within` it lost fields."""
+        models: list[BaseModel] = [section, *within]
+        if not any(self.reading.lost(m) for m in models):
+            self.add(loc, check(section))
 
 
 # ---- plays ------------------------------------------------------------------------------------
@@ -112,26 +122,11 @@ def problems(policy: Policy, reading: Reading | None = None) -> Found:
 
 def play_problems(play: Play) -> Found:
     """Steps may only refer to task steps of the same play, and only to ones that came before."""
+    tasks = [s.key for s in play.steps if isinstance(s, TaskStep) and s.key]  # "" is reported
     found: Found = [
         (("steps", i, "key"), m) for i, m in duplicates([s.key for s in play.steps], "step")
     ]
-    tasks = [s.key for s in play.steps if isinstance(s, TaskStep) and s.key]  # "" is reported
-    so_far: list[str] = []
-
-    def earlier(loc: Loc, key: str) -> None:
-        if key in tasks and key not in so_far:
-            found.append((loc, f"'{key}' is a later step; it must come before this one"))
-        elif key not in tasks:
-            found.append((loc, unknown("task step", key, tasks)))
-
-    for i, step in enumerate(play.steps):
-        if isinstance(step, EscalateStep):
-            earlier(("steps", i, "if_not_done"), step.if_not_done)
-        elif isinstance(step, WaitUntilStep) and isinstance(step.condition, StepsDone):
-            for key in step.condition.steps:
-                earlier(("steps", i, "condition", "steps"), key)
-        elif isinstance(step, TaskStep):
-            so_far.append(step.key)
+    found += _step_order_problems(play.steps, tasks)
     if isinstance(play.exit_when, StepsDone):
         for key in play.exit_when.steps:
             if key not in tasks:
@@ -143,6 +138,28 @@ def play_problems(play: Play) -> Found:
         and trigger.from_ == trigger.to
     ):
         found.append((("trigger", "to"), f"from and to are both '{trigger.to}': not a change"))
+    return found
+
+
+def _step_order_problems(steps: Sequence[Step], tasks: Sequence[str]) -> Found:
+    """A step that waits for task steps may only name ones that came before it."""
+    found: Found = []
+    so_far: list[str] = []
+
+    def earlier(loc: Loc, key: str) -> None:
+        if key in tasks and key not in so_far:
+            found.append((loc, f"'{key}' is a later step; it must come before this one"))
+        elif key not in tasks:
+            found.append((loc, unknown("task step", key, tasks)))
+
+    for i, step in enumerate(steps):
+        if isinstance(step, EscalateStep):
+            earlier(("steps", i, "if_not_done"), step.if_not_done)
+        elif isinstance(step, WaitUntilStep) and isinstance(step.condition, StepsDone):
+            for key in step.condition.steps:
+                earlier(("steps", i, "condition", "steps"), key)
+        elif isinstance(step, TaskStep):
+            so_far.append(step.key)
     return found
 
 
@@ -192,39 +209,54 @@ class _Known:
         self.unreadable = unreadable
 
     def references(self, loc: Loc, play: Play) -> Found:
+        found = self._milestone_references(play)
+        for s, step in enumerate(play.steps):
+            found += self._step_references(("steps", s), step)
+        return [((*loc, *at), message) for at, message in found]
+
+    def _unknown(self, at: Loc, noun: str, name: str | None, known: Sequence[str] | None) -> Found:
+        if known is None or name is None or name in self.unreadable or name in known:
+            return []
+        return [(at, unknown(noun, name, known))]
+
+    def _milestone_references(self, play: Play) -> Found:
         found: Found = []
-
-        def check(at: Loc, noun: str, name: str | None, known: Sequence[str] | None) -> None:
-            if known is None or name is None or name in self.unreadable:
-                return
-            if name not in known:
-                found.append(((*loc, *at), unknown(noun, name, known)))
-
         if isinstance(play.trigger, MilestoneOverdueTrigger):
             for key in play.trigger.milestones or []:
-                check(("trigger", "milestones"), "milestone", key, self.milestones)
+                found += self._unknown(("trigger", "milestones"), "milestone", key, self.milestones)
         if isinstance(play.exit_when, MilestonesComplete):
             for key in play.exit_when.milestones:
-                check(("exit_when", "milestones"), "milestone", key, self.milestones)
-        for s, step in enumerate(play.steps):
-            at: Loc = ("steps", s)
-            if not isinstance(step, WaitUntilStep):
-                check((*at, "template"), "template", step.template, self.templates)
-            if isinstance(step, TaskStep):
-                check((*at, "assignee"), "role", step.assignee, self.roles)
-            elif isinstance(step, EscalateStep):
-                check((*at, "to"), "role", step.to, self.roles)
-            elif isinstance(step, WaitUntilStep) and isinstance(step.condition, MilestonesComplete):
-                for key in step.condition.milestones:
-                    check((*at, "condition", "milestones"), "milestone", key, self.milestones)
-            elif isinstance(step, NotifyStep) and (roles := self.roles) is not None:
-                to = step.to
-                if to not in roles and to not in PERSONAS and to not in self.unreadable:
-                    found.append(
-                        (
-                            (*loc, *at, "to"),
-                            f"unknown recipient '{to}': neither a role ({', '.join(roles)}) "
-                            f"nor a persona ({', '.join(PERSONAS)})",
-                        )
-                    )
+                found += self._unknown(
+                    ("exit_when", "milestones"), "milestone", key, self.milestones
+                )
         return found
+
+    def _step_references(self, at: Loc, step: Step) -> Found:
+        found: Found = []
+        if not isinstance(step, WaitUntilStep):
+            found += self._unknown((*at, "template"), "template", step.template, self.templates)
+        if isinstance(step, TaskStep):
+            found += self._unknown((*at, "assignee"), "role", step.assignee, self.roles)
+        elif isinstance(step, EscalateStep):
+            found += self._unknown((*at, "to"), "role", step.to, self.roles)
+        elif isinstance(step, WaitUntilStep) and isinstance(step.condition, MilestonesComplete):
+            for key in step.condition.milestones:
+                found += self._unknown(
+                    (*at, "condition", "milestones"), "milestone", key, self.milestones
+                )
+        elif isinstance(step, NotifyStep):
+            found += self._recipient((*at, "to"), step.to)
+        return found
+
+    def _recipient(self, at: Loc, to: str) -> Found:
+        """A notify step sends to a role or a persona (judged only when the roles were read)."""
+        roles = self.roles
+        if roles is None or to in roles or to in PERSONAS or to in self.unreadable:
+            return []
+        return [
+            (
+                at,
+                f"unknown recipient '{to}': neither a role ({', '.join(roles)}) "
+                f"nor a persona ({', '.join(PERSONAS)})",
+            )
+        ]

@@ -115,52 +115,64 @@ def _line(nodes: yaml.Node | None, raw: Sequence[str | int]) -> int | None:
     return line_of(nodes, raw)
 
 
+# Errors worded without looking at where they are: pydantic's kind → Waypost's words.
+_PLAIN = {
+    "missing": "required",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+    "int_parsing": "must be a whole number (got {shown})",
+    "int_type": "must be a whole number (got {shown})",
+    "int_from_float": "must be a whole number (got {shown})",
+    "float_parsing": "must be a number (got {shown})",
+    "float_type": "must be a number (got {shown})",
+    "finite_number": "must be a finite number",
+    "model_type": "must be a mapping (got {shown})",
+    "model_attributes_type": "must be a mapping (got {shown})",
+    "dict_type": "must be a mapping (got {shown})",
+    "list_type": "must be a list (got {shown})",
+    "string_type": "must be text (got {shown})",
+}
+_BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
+           "less_than": "<"}  # fmt: skip
+
+
 def _describe(err: ErrorDetails, raw: list[str | int], data: Any, is_key: bool) -> str:
     kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
     shown = repr(got) if isinstance(got, str) else str(got)
-    if kind == "missing":
-        return "required"
+    if kind in _PLAIN:
+        return _PLAIN[kind].format(shown=shown)
     if kind == "extra_forbidden":
         allowed = _fields_at(raw[:-1], data)
         close = difflib.get_close_matches(str(raw[-1]), allowed, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return f"unknown field '{raw[-1]}' ({hint}allowed: {', '.join(allowed)})"
-    if kind == "literal_error":
-        expected = _quoted(ctx["expected"])
-        if is_key:
-            noun = str(raw[-2]).removesuffix("s") if len(raw) > 1 else "key"
-            return f"unknown {noun} {shown} (known: {', '.join(expected)})"
-        return f"must be one of {', '.join(expected)} (got {shown})"
+    if kind in ("literal_error", "union_tag_invalid", "union_tag_not_found"):
+        return _not_a_choice(kind, ctx, raw, data, shown, is_key)
+    if kind in _BOUNDS:
+        limit = next(iter(ctx.values()))
+        limit = f"{limit:g}" if isinstance(limit, float) else limit
+        return f"must be {_BOUNDS[kind]} {limit} (got {shown})"
+    if kind == "string_pattern_mismatch":
+        rule = _PATTERNS.get(str(ctx.get("pattern")), f"the pattern {ctx.get('pattern')}")
+        return f"{shown} is not a valid name: use {rule}"
+    msg = err["msg"]
+    return msg[:1].lower() + msg[1:]
+
+
+def _not_a_choice(
+    kind: str, ctx: dict[str, Any], raw: list[str | int], data: Any, shown: str, is_key: bool
+) -> str:
+    """A value, a key (`is_key`) or a union member's kind that is not one of a fixed set."""
     if kind == "union_tag_invalid":
         known = ", ".join(_quoted(ctx["expected_tags"]))
         return f"unknown kind {ctx['tag']!r} (known: {known})"
     if kind == "union_tag_not_found":
         return f"needs a 'kind' (one of: {', '.join(_tags_at(raw, data))})"
-    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
-              "less_than": "<"}  # fmt: skip
-    if kind in bounds:
-        limit = next(iter(ctx.values()))
-        limit = f"{limit:g}" if isinstance(limit, float) else limit
-        return f"must be {bounds[kind]} {limit} (got {shown})"
-    if kind == "string_pattern_mismatch":
-        rule = _PATTERNS.get(str(ctx.get("pattern")), f"the pattern {ctx.get('pattern')}")
-        return f"{shown} is not a valid name: use {rule}"
-    if kind in ("too_short", "string_too_short"):
-        return "must not be empty"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"must be a whole number (got {shown})"
-    if kind in ("float_parsing", "float_type"):
-        return f"must be a number (got {shown})"
-    if kind == "finite_number":
-        return "must be a finite number"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"must be a mapping (got {shown})"
-    if kind == "list_type":
-        return f"must be a list (got {shown})"
-    if kind == "string_type":
-        return f"must be text (got {shown})"
-    msg = err["msg"]
-    return msg[:1].lower() + msg[1:]
+    expected = _quoted(ctx["expected"])
+    if is_key:
+        noun = str(raw[-2]).removesuffix("s") if len(raw) > 1 else "key"
+        return f"unknown {noun} {shown} (known: {', '.join(expected)})"
+    return f"must be one of {', '.join(expected)} (got {shown})"
 
 
 def _quoted(expected: str) -> list[str]:

@@ -17,6 +17,7 @@ from workflows.policy.models import (
     Maturity,
     Milestone,
     Onboarding,
+    RolloutStage,
     Template,
     Track,
 )
@@ -59,8 +60,18 @@ def track_problems(track: Track) -> Found:
             found.append((("rollout_stages", i, "key"), f"'{stage.key}' is already a milestone"))
     stage_keys = [s.key for s in track.rollout_stages]
     found += [(("rollout_stages", i, "key"), m) for i, m in duplicates(stage_keys, "stage")]
-    due = {m.key: finite(m.due_days) for m in track.milestones}
-    for i, m in enumerate(track.milestones):
+    found += _dependency_problems(track.milestones)
+    found += _cycles(track.milestones)
+    found += _stage_order_problems(track.rollout_stages)
+    return found
+
+
+def _dependency_problems(milestones: Sequence[Milestone]) -> Found:
+    """A milestone comes after known others, and is not due before any of them."""
+    keys = [m.key for m in milestones]
+    due = {m.key: finite(m.due_days) for m in milestones}
+    found: Found = []
+    for i, m in enumerate(milestones):
         days = finite(m.due_days)
         for dep in m.after:
             if dep == m.key:
@@ -75,9 +86,14 @@ def track_problems(track: Track) -> Found:
                         "which it comes after",
                     )
                 )
-    found += _cycles(track.milestones)
+    return found
+
+
+def _stage_order_problems(stages: Sequence[RolloutStage]) -> Found:
+    """Rollout stages are due in the order they are listed."""
+    found: Found = []
     previous: tuple[str, float] | None = None
-    for i, stage in enumerate(track.rollout_stages):
+    for i, stage in enumerate(stages):
         days = finite(stage.due_days)
         if days is None:
             continue
@@ -103,8 +119,8 @@ def _cycles(milestones: Sequence[Milestone]) -> Found:
             after[m.key] = m.after
     state: dict[str, str] = {}  # "open" while on the DFS stack, then "done"
     stack: list[str] = []
-    seen: list[tuple[str, ...]] = []
-    found: Found = []
+    # Each cycle as it reads from its milestone first in the file, in the order found.
+    cycles: dict[tuple[str, ...], None] = {}
 
     def visit(key: str) -> None:
         state[key] = "open"
@@ -114,13 +130,8 @@ def _cycles(milestones: Sequence[Milestone]) -> Found:
                 continue  # reported as self-reference / unknown
             if state.get(dep) == "open":
                 cycle = stack[stack.index(dep) :]
-                start = min(cycle, key=lambda k: index[k])
-                at = cycle.index(start)
-                canonical = (*cycle[at:], *cycle[:at])
-                if canonical not in seen:
-                    seen.append(canonical)
-                    path = " after ".join((*canonical, start))
-                    found.append((("milestones", index[start], "after"), f"cycle: {path}"))
+                at = cycle.index(min(cycle, key=lambda k: index[k]))
+                cycles.setdefault((*cycle[at:], *cycle[:at]))
             elif dep not in state:
                 visit(dep)
         stack.pop()
@@ -129,7 +140,10 @@ def _cycles(milestones: Sequence[Milestone]) -> Found:
     for key in index:
         if key not in state:
             visit(key)
-    return found
+    return [
+        (("milestones", index[c[0]], "after"), f"cycle: {' after '.join((*c, c[0]))}")
+        for c in cycles
+    ]
 
 
 def onboarding_problems(onboarding: Onboarding) -> Found:

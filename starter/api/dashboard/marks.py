@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from activities.models import TimelineRow
-from starter.portfolio import UNSCORED
 from store.plays import PlayRecord
-from workflows.clock import JourneyClock
 from workflows.journey.state import JourneyState
+from workflows.models import UNSCORED
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,10 @@ class PlayBar:
     cause: str = ""
 
 
-def clock_of(state: JourneyState) -> JourneyClock:
-    return JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
-
-
 def last_day(state: JourneyState) -> float:
     """The journey day the picture ends at: today, or the day the journey ended."""
     if state.ended is not None:
-        return max(state.journey_day, clock_of(state).day_of(state.ended.at))
+        return max(state.journey_day, state.clock().day_of(state.ended.at))
     return state.journey_day
 
 
@@ -53,8 +48,30 @@ def health_spans(state: JourneyState, timeline: Sequence[TimelineRow] = ()) -> l
     the state's recent triggers when the timeline is not at hand. Before the first change the
     colour is that change's `previous`; a journey never scored is one grey span.
     """
-    clock, today = clock_of(state), last_day(state)
-    changes: list[tuple[float, str | None, str, str]] = []
+    today = last_day(state)
+    changes = _colour_changes(state, timeline)
+    if not changes:
+        if state.health is None:
+            return [HealthSpan(0.0, today, UNSCORED, "not scored yet")]
+        return [HealthSpan(0.0, today, state.health.colour, state.health.reason)]
+    spans: list[HealthSpan] = []
+    first_colour = changes[0][1] or UNSCORED
+    spans.append(
+        HealthSpan(0.0, changes[0][0], first_colour, f"{first_colour} until day {changes[0][0]:g}")
+    )
+    for i, (day, _previous, colour, why) in enumerate(changes):
+        end = changes[i + 1][0] if i + 1 < len(changes) else max(today, day)
+        spans.append(HealthSpan(day, end, colour, why))
+    return [s for s in spans if s.end > s.start or s is spans[-1]]
+
+
+_Change = tuple[float, str | None, str, str]  # day, previous colour, colour, why
+
+
+def _colour_changes(state: JourneyState, timeline: Sequence[TimelineRow]) -> list[_Change]:
+    """Health colour changes by day: from the timeline, else from the state's triggers."""
+    clock = state.clock()
+    changes: list[_Change] = []
     for row in timeline:
         if row.kind == "trigger" and (row.subject or "").startswith("health_changed:"):
             facts = (row.details.get("why") or {}).get("facts") or {}
@@ -76,25 +93,13 @@ def health_spans(state: JourneyState, timeline: Sequence[TimelineRow] = ()) -> l
                         (t.day, previous if isinstance(previous, str) else None, colour, t.summary)
                     )
     changes.sort(key=lambda c: c[0])
-    if not changes:
-        if state.health is None:
-            return [HealthSpan(0.0, today, UNSCORED, "not scored yet")]
-        return [HealthSpan(0.0, today, state.health.colour, state.health.reason)]
-    spans: list[HealthSpan] = []
-    first_colour = changes[0][1] or UNSCORED
-    spans.append(
-        HealthSpan(0.0, changes[0][0], first_colour, f"{first_colour} until day {changes[0][0]:g}")
-    )
-    for i, (day, _previous, colour, why) in enumerate(changes):
-        end = changes[i + 1][0] if i + 1 < len(changes) else max(today, day)
-        spans.append(HealthSpan(day, end, colour, why))
-    return [s for s in spans if s.end > s.start or s is spans[-1]]
+    return changes
 
 
 def play_bars(state: JourneyState, plays: Sequence[PlayRecord] = ()) -> list[PlayBar]:
     """Play runs from the `plays` table (real times, mapped onto journey days), or the state's
     open plays when there are no records."""
-    clock = clock_of(state)
+    clock = state.clock()
     if plays:
         return [
             PlayBar(
@@ -118,7 +123,7 @@ def recurring_marks(
     state: JourneyState, timeline: Sequence[TimelineRow]
 ) -> dict[str, list[tuple[float, str, str]]]:
     """Per recurring key: (day, 'due' | 'done' | 'next', label)."""
-    clock = clock_of(state)
+    clock = state.clock()
     marks: dict[str, list[tuple[float, str, str]]] = {r.key: [] for r in state.recurring}
     for row in timeline:
         if row.kind in ("recurring_due", "recurring_done") and row.subject:

@@ -6,12 +6,12 @@ the journeys do not use fails mypy here rather than drawing grey.
 
 from __future__ import annotations
 
-from starter.portfolio import Health
 from workflows.journey.state import MilestoneStatus
+from workflows.models import HealthLabel
 
 _GREEN, _RED = "#2e9e5b", "#d64545"
 
-HEALTH_FILLS: dict[Health, str] = {
+HEALTH_FILLS: dict[HealthLabel, str] = {
     "green": _GREEN,
     "yellow": "#e3b200",
     "red": _RED,

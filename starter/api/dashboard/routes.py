@@ -39,10 +39,8 @@ from starter.api.dashboard.palette import COLOURS
 from starter.api.dashboard.svg import journey_svg
 from starter.api.deps import OptionsDep, RequireToken, ServicesDep, SettingsDep, token_matches
 from starter.api.errors import ApiError
-from starter.ingress import inbox
 from starter.journeys import JourneyError, journey_state
 from starter.portfolio import (
-    HEALTH_COLOURS,
     FilterError,
     Filters,
     changed_since,
@@ -51,12 +49,13 @@ from starter.portfolio import (
     quarter_start,
     visibility_query,
 )
+from store.errors import DB_ERRORS
 from store.plays import PlayRecord, fetch_plays
 from store.tasks import list_tasks
 from store.timeline import fetch_timeline
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
-from workflows.models import ID_PATTERN
+from workflows.models import HEALTH_LABELS, ID_PATTERN
 from workflows.policy import Policy, PolicyError, load_policy
 
 log = structlog.get_logger(__name__)
@@ -259,7 +258,7 @@ async def portfolio_page(request: Request, view: View) -> Response:
         folio=folio,
         f=f,
         segments=sorted({r.segment for r in seen if r.segment}),
-        health_colours=HEALTH_COLOURS,
+        health_colours=HEALTH_LABELS,
         quarter=quarter,
         recent={r.account_id for r in changed_since(folio.rows, quarter)},
         link=lambda **changes: _link(f, **changes),
@@ -314,7 +313,7 @@ async def _journey(
             timeline = await fetch_timeline(db, account_id)
             plays = await fetch_plays(db, account_id)
             tasks = await list_tasks(db, account_id=account_id, status="open")
-        except inbox.DB_ERRORS as err:
+        except DB_ERRORS as err:
             log.warning("postgres unavailable for the journey page", error=str(err))
     return state, timeline, plays, tasks
 

@@ -26,17 +26,16 @@ from starter.api.dashboard.canvas import (
 from starter.api.dashboard.marks import (
     HealthSpan,
     PlayBar,
-    clock_of,
     health_spans,
     last_day,
     play_bars,
     recurring_marks,
 )
 from starter.api.dashboard.palette import COLOURS, HEALTH_FILLS, STATUS_FILLS
-from starter.portfolio import UNSCORED
 from store.plays import PlayRecord
 from workflows.clock import JourneyClock, midnight
 from workflows.journey.state import JourneyState
+from workflows.models import UNSCORED
 
 
 def _health_lane(c: Canvas, spans: list[HealthSpan]) -> None:
@@ -199,7 +198,7 @@ def _axis(c: Canvas, clock: JourneyClock, bottom: float) -> None:
 
 
 def _today_and_renewal(c: Canvas, state: JourneyState, today: float, bottom: float) -> None:
-    clock = clock_of(state)
+    clock = state.clock()
     if state.contract_end is not None:
         end_day = clock.day_of(midnight(state.contract_end, state.started_at))
         if end_day <= c.hi:
@@ -266,7 +265,7 @@ def journey_svg(
     _play_lanes(c, bars, today)
     _trigger_lane(c, state)
     bottom = c.y
-    _axis(c, clock_of(state), bottom)
+    _axis(c, state.clock(), bottom)
     _today_and_renewal(c, state, today, bottom)
     height = int(bottom + 38)
     title = (

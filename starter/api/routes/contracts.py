@@ -26,14 +26,16 @@ from starter.api.errors import ApiError, FieldError, responses
 from starter.ingress import inbox
 from starter.ingress.events import check_time
 from starter.journeys import JourneyError, journey_state, start_journey
+from store.errors import DB_ERRORS
 from workflows.journey.messages import JourneyInput
 from workflows.journey.workflow import journey_id
-from workflows.models import Account
+from workflows.models import ID_PATTERN, Account
 from workflows.policy import Policy, PolicyError, load_policy
 
 log = structlog.get_logger(__name__)
 
-POLICY_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}(\.ya?ml)?$"
+# A policy file under policies/: a policy name (an id), with or without its extension.
+POLICY_NAME = ID_PATTERN.removesuffix("$") + r"(\.ya?ml)?$"
 # What a second contract for a running journey must repeat; anything else is a conflict.
 COMPARED = ("segment", "tier", "contract_start", "contract_end")
 
@@ -126,7 +128,7 @@ async def post_contract(
                 mapping=options.hubspot,
             )
             delivered = sum(o.status == "delivered" for o in outcomes)
-        except inbox.DB_ERRORS as err:
+        except DB_ERRORS as err:
             log.warning("parked events not delivered now; the relay will", error=str(err))
         log.info("contract received", created=started.created, parked_delivered=delivered)
     result = ContractResult(

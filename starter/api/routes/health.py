@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 
 from starter.api.deps import Authorized, ServicesDep
 from starter.api.errors import ApiError, responses
-from starter.ingress import inbox
+from store import inbox as inbox_store
+from store.errors import DB_ERRORS
 
 router = APIRouter(dependencies=[Authorized], responses=responses(401, 404, 503))
 
@@ -25,7 +26,7 @@ async def healthz(services: ServicesDep) -> JSONResponse:
     body: dict[str, Any] = {"postgres": "ok", "temporal": "ok"}
     try:
         body["inbox"] = await _inbox_summary(services.need_pool())
-    except (ApiError, *inbox.DB_ERRORS) as err:
+    except (ApiError, *DB_ERRORS) as err:
         body["postgres"] = f"unreachable: {err}"
     try:
         async with asyncio.timeout(CHECK_SECONDS):
@@ -42,14 +43,10 @@ async def healthz(services: ServicesDep) -> JSONResponse:
 
 async def _inbox_summary(pool: asyncpg.Pool) -> dict[str, Any]:
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT status, count(*) AS n,
-                      EXTRACT(EPOCH FROM now() - min(received_at)) AS oldest
-                 FROM inbox_events WHERE status IN ('pending', 'parked') GROUP BY status"""
-        )
-    summary: dict[str, Any] = {"pending": 0, "parked": 0, "oldest_pending_seconds": None}
-    for r in rows:
-        summary[r["status"]] = r["n"]
-        if r["status"] == "pending":
-            summary["oldest_pending_seconds"] = float(r["oldest"])
-    return summary
+        waiting = await inbox_store.waiting(conn)
+    pending, parked = waiting.get("pending"), waiting.get("parked")
+    return {
+        "pending": pending.count if pending else 0,
+        "parked": parked.count if parked else 0,
+        "oldest_pending_seconds": pending.oldest_seconds if pending else None,
+    }

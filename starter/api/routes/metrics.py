@@ -21,6 +21,10 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from starter.api.deps import Authorized, ServicesDep
+from store import inbox as inbox_store
+from store import outbox as outbox_store
+from store import tasks as task_store
+from store.errors import DB_ERRORS
 
 log = structlog.get_logger(__name__)
 
@@ -72,33 +76,21 @@ class ApiMetrics:
             return
         try:
             async with asyncio.timeout(SCRAPE_DB_TIMEOUT), pool.acquire() as conn:
-                tasks = await conn.fetchrow(
-                    """SELECT count(*) FILTER (WHERE due_real_at < now()) AS overdue,
-                              count(*) AS open
-                         FROM tasks WHERE status = 'open'"""
-                )
-                outbox = await conn.fetch(
-                    "SELECT status, count(*) AS n FROM outbox "
-                    "WHERE status IN ('pending', 'failed') GROUP BY status"
-                )
-                inbox = await conn.fetch(
-                    "SELECT status, count(*) AS n FROM inbox_events "
-                    "WHERE status IN ('pending', 'parked') GROUP BY status"
-                )
-        except (TimeoutError, OSError, asyncpg.PostgresError) as err:
+                tasks = await task_store.count_open(conn)
+                outbox = await outbox_store.undelivered(conn)
+                inbox = await inbox_store.waiting(conn)
+        except DB_ERRORS as err:
             log.warning("metrics: postgres unreadable", error=str(err))
             self.database_up.set(0)
             return
-        assert tasks is not None  # an aggregate always returns a row
-        self.tasks_overdue.set(tasks["overdue"])
-        self.tasks_open.set(tasks["open"])
+        self.tasks_overdue.set(tasks.overdue)
+        self.tasks_open.set(tasks.open)
         _set_by_status(self.outbox, ("pending", "failed"), outbox)
-        _set_by_status(self.inbox, ("pending", "parked"), inbox)
+        _set_by_status(self.inbox, ("pending", "parked"), {s: w.count for s, w in inbox.items()})
         self.database_up.set(1)
 
 
-def _set_by_status(gauge: Gauge, statuses: tuple[str, ...], rows: list[asyncpg.Record]) -> None:
-    counts = {r["status"]: r["n"] for r in rows}
+def _set_by_status(gauge: Gauge, statuses: tuple[str, ...], counts: dict[str, int]) -> None:
     for status in statuses:
         # Every status every time: a backlog that drained reads 0, not its last value.
         gauge.labels(status=status).set(counts.get(status, 0))

@@ -35,6 +35,7 @@ from starter.ingress.signatures import (
     verify_hubspot_v3,
     verify_waypost,
 )
+from store.errors import DB_ERRORS
 
 log = structlog.get_logger(__name__)
 
@@ -192,12 +193,12 @@ async def _ingest(
         try:
             fields = [{"path": p.path, "message": p.message} for p in err.problems]
             await inbox.record_reject(pool, source, err.error, err.detail, fields, body)
-        except inbox.DB_ERRORS as db_err:
+        except DB_ERRORS as db_err:
             log.warning("rejected body not kept", error=str(db_err))
         raise
     try:
         recorded = await inbox.record(pool, items, links)
-    except inbox.DB_ERRORS as err:
+    except DB_ERRORS as err:
         log.error("inbox write failed; nothing accepted", source=source, error=str(err))
         raise ApiError(
             503, "unavailable", "could not record the events; nothing was accepted: retry"
@@ -216,7 +217,7 @@ async def _ingest(
                 mapping=options.hubspot,
             )
             outcomes = {o.id: o for o in delivered}
-        except inbox.DB_ERRORS as err:
+        except DB_ERRORS as err:
             log.warning("inline delivery failed; the relay will deliver", error=str(err))
     results = [_result(r, outcomes.get(r.id)) for r in recorded]
     waiting = any(r.status in ("pending", "parked") for r in results)
