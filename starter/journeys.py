@@ -104,11 +104,22 @@ async def journey_state(client: Client, account_id: str) -> JourneyState:
         return state
     # A query sees workflow time as of the journey's last task, which stands still while it
     # sleeps on a long timer; the journey's own clock says where it is now.
-    clock = JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
+    clock = journey_clock(state)
     now = datetime.now(UTC)
     return state.model_copy(
         update={"journey_day": round(clock.day(now), 2), "today": clock.today(now)}
     )
+
+
+def journey_clock(state: JourneyState) -> JourneyClock:
+    """The journey's own clock: what puts a real instant Postgres holds (a play's start, a
+    task's deadline) on the journey's days, the one base pages and tables show."""
+    return JourneyClock(state.started_at, state.epoch or state.started_at, state.day_seconds)
+
+
+def journey_when(clock: JourneyClock, real: datetime) -> str:
+    """A real instant as a CSM reads it: journey day and journey date."""
+    return f"day {round(clock.day(real), 2) + 0.0:g} ({clock.today(real)})"  # never "-0"
 
 
 async def is_running(client: Client, account_id: str) -> bool:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
@@ -40,7 +40,7 @@ from starter.api.dashboard.svg import journey_svg
 from starter.api.deps import OptionsDep, RequireToken, ServicesDep, SettingsDep, token_matches
 from starter.api.errors import ApiError
 from starter.ingress import inbox
-from starter.journeys import JourneyError, journey_state
+from starter.journeys import JourneyError, journey_clock, journey_state, journey_when
 from starter.portfolio import (
     HEALTH_COLOURS,
     FilterError,
@@ -276,6 +276,8 @@ async def journey_page(account_id: AccountId, view: View) -> Response:
         svg=Markup(journey_svg(state, timeline, plays)),  # svg.py escapes every text
         plays=plays,
         tasks=tasks,
+        # Plays and tasks are kept in real time; the page speaks the journey's days and dates.
+        when=partial(journey_when, journey_clock(state)),
         triggers=list(reversed(state.triggers[-12:])),
         ui=ui_link(view.settings.ui_url, view.settings.namespace, journey_id(account_id)),
     )

@@ -73,7 +73,7 @@ class ApiMetrics:
         try:
             async with asyncio.timeout(SCRAPE_DB_TIMEOUT), pool.acquire() as conn:
                 tasks = await conn.fetchrow(
-                    """SELECT count(*) FILTER (WHERE due_real_at < now()) AS overdue,
+                    """SELECT count(*) FILTER (WHERE due_at < now()) AS overdue,
                               count(*) AS open
                          FROM tasks WHERE status = 'open'"""
                 )
