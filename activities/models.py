@@ -54,8 +54,9 @@ class PlayFinished(BaseModel):
     )
 
 
-class TaskSpec(BaseModel):
-    """A task a play asks someone to do; `idempotency_key` is derived from play id and step."""
+class TaskFields(BaseModel):
+    """A task as the `tasks` table keeps it: every time in it is real (see docs/architecture.md,
+    "Time"); a page that shows a journey date converts with the journey's clock."""
 
     idempotency_key: str
     play_id: str
@@ -64,12 +65,26 @@ class TaskSpec(BaseModel):
     title: str
     assignee_role: str
     csm: str
-    due_at: datetime
-    due_real_at: datetime
+    due_at: datetime = Field(description="Real instant the task falls due (what overdue means).")
     escalation_of: int | None = None
 
 
-class TaskRow(TaskSpec):
+class TaskSpec(TaskFields):
+    """A task a play asks someone to do; `idempotency_key` is derived from play id and step."""
+
+    due_real_at: datetime | None = Field(
+        default=None,
+        description="Older plays' shape: `due_at` was then journey time and this the real "
+        "deadline. Kept so a retry scheduled before the change still decodes; drop in the next "
+        "release.",
+    )
+
+    def deadline(self) -> datetime:
+        """The real instant the task falls due, whichever shape the play sent."""
+        return self.due_real_at or self.due_at
+
+
+class TaskRow(TaskFields):
     id: int
     status: str
     created_at: datetime

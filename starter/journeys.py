@@ -18,7 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.clock import DAY_SECONDS
+from workflows.clock import DAY_SECONDS, JourneyClock
 from workflows.journey import names
 from workflows.journey.messages import SIGNALS, EndJourney, JourneyInput, MilestoneDone
 from workflows.journey.state import Completed, JourneyState
@@ -110,6 +110,11 @@ async def journey_state(client: Client, account_id: str) -> JourneyState:
     return state.model_copy(
         update={"journey_day": round(clock.day(now), 2), "today": clock.today(now)}
     )
+
+
+def journey_when(clock: JourneyClock, real: datetime) -> str:
+    """A real instant as a CSM reads it: journey day and journey date."""
+    return f"day {round(clock.day(real), 2) + 0.0:g} ({clock.today(real)})"  # never "-0"
 
 
 async def is_running(client: Client, account_id: str) -> bool:

@@ -2,17 +2,70 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
+import structlog
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.models import TaskRow
-from starter.journeys import JourneyError
+from starter.journeys import JourneyError, journey_state
 from store.tasks import close_task, fetch_task, list_tasks
+from workflows.clock import JourneyClock
 from workflows.playbook import names as play_names
 from workflows.playbook.messages import TaskDone
+
+log = structlog.get_logger(__name__)
+
+# Journeys asked at once, and how long each may take (without a worker a query would hang);
+# as the portfolio asks them (starter/portfolio.py `enrich`).
+CONCURRENCY = 16
+STATE_SECONDS = 5.0
+
+
+async def journey_clocks(client: Client, account_ids: Iterable[str]) -> dict[str, JourneyClock]:
+    """The clocks of these accounts' journeys (one state query each), to show a task's real
+    deadline as a journey date. An account whose journey cannot be read now (gone past
+    retention, no worker, Temporal away) is left out."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(account_id: str) -> tuple[str, JourneyClock | None]:
+        async with gate:
+            try:
+                async with asyncio.timeout(STATE_SECONDS):
+                    return account_id, (await journey_state(client, account_id)).clock()
+            except (JourneyError, RPCError, TimeoutError) as err:
+                log.info("journey clock unavailable", account_id=account_id, error=str(err))
+                return account_id, None
+
+    found = await asyncio.gather(*(one(a) for a in sorted(set(account_ids))))
+    return {account_id: clock for account_id, clock in found if clock is not None}
+
+
+def task_json(task: TaskRow, clock: JourneyClock | None) -> dict[str, Any]:
+    """A task as the API and `waypost tasks --json` give it: its times (kept real) on the
+    journey's clock, like the account's state and timeline, with `time_base` saying so; real,
+    and said so, when the journey cannot be read."""
+    if clock is None:
+        return task.model_dump(mode="json") | {"time_base": "real"}
+    moved = {
+        name: clock.at(at)
+        for name in ("due_at", "created_at", "closed_at")
+        if (at := getattr(task, name)) is not None
+    }
+    due_day = round(clock.day(task.due_at), 2)
+    return task.model_copy(update=moved).model_dump(mode="json") | {
+        "due_day": due_day,
+        "time_base": "journey",
+    }
+
+
+async def tasks_json(client: Client, tasks: Sequence[TaskRow]) -> list[dict[str, Any]]:
+    clocks = await journey_clocks(client, (t.account_id for t in tasks))
+    return [task_json(t, clocks.get(t.account_id)) for t in tasks]
 
 
 class TaskNotFound(LookupError):
@@ -49,7 +102,7 @@ class PlayTaskStore:
         rows = await list_tasks(
             self._pool, account_id=account_id, csm=csm, status=status, overdue=overdue
         )
-        return [r.model_dump(mode="json") for r in rows]
+        return await tasks_json(self._client, rows)
 
     async def mark_done(self, task_id: str, *, by: str | None) -> dict[str, Any]:
         if not task_id.isdigit():
@@ -60,4 +113,5 @@ class PlayTaskStore:
             if err.kind == "unknown_task":
                 raise TaskNotFound(task_id) from None
             raise
-        return task.model_dump(mode="json") | {"status": "done"}
+        [shown] = await tasks_json(self._client, [task])
+        return shown | {"status": "done"}

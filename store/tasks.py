@@ -12,7 +12,7 @@ from activities.models import TaskRow, TaskSpec
 from store.conn import Connection
 
 TASK_COLUMNS = """id, idempotency_key, play_id, account_id, step, title, assignee_role, csm,
-    due_at, due_real_at, escalation_of, status, created_at, closed_at, closed_by"""
+    due_at, escalation_of, status, created_at, closed_at, closed_by"""
 
 
 async def create_task(pool: asyncpg.Pool, spec: TaskSpec) -> TaskRow:
@@ -20,8 +20,8 @@ async def create_task(pool: asyncpg.Pool, spec: TaskSpec) -> TaskRow:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """INSERT INTO tasks (idempotency_key, play_id, account_id, step, title,
-                                  assignee_role, csm, due_at, due_real_at, escalation_of)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  assignee_role, csm, due_at, escalation_of)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                ON CONFLICT (idempotency_key) DO NOTHING""",
             spec.idempotency_key,
             spec.play_id,
@@ -30,8 +30,7 @@ async def create_task(pool: asyncpg.Pool, spec: TaskSpec) -> TaskRow:
             spec.title,
             spec.assignee_role,
             spec.csm,
-            spec.due_at,
-            spec.due_real_at,
+            spec.deadline(),
             spec.escalation_of,
         )
         row = await conn.fetchrow(
@@ -82,18 +81,18 @@ async def list_tasks(
     status: str | None = "open",
     overdue: bool = False,
 ) -> list[TaskRow]:
-    """Tasks soonest due first; `overdue` keeps the open ones past their (real-time) due."""
+    """Tasks soonest due first; `overdue` keeps the open ones past their due."""
     clauses, args = [], []
     for column, value in (("account_id", account_id), ("csm", csm), ("status", status)):
         if value is not None:
             args.append(value)
             clauses.append(f"{column} = ${len(args)}")
     if overdue:
-        clauses.append("status = 'open' AND due_real_at < now()")
+        clauses.append("status = 'open' AND due_at < now()")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            f"SELECT {TASK_COLUMNS} FROM tasks {where} ORDER BY due_real_at, id", *args
+            f"SELECT {TASK_COLUMNS} FROM tasks {where} ORDER BY due_at, id", *args
         )
     return [TaskRow.model_validate(dict(r)) for r in rows]
 
@@ -119,7 +118,7 @@ class OpenTasks:
 async def count_open(conn: Connection) -> OpenTasks:
     """Open tasks, and how many of them are overdue."""
     row = await conn.fetchrow(
-        """SELECT count(*) FILTER (WHERE due_real_at < now()) AS overdue, count(*) AS open
+        """SELECT count(*) FILTER (WHERE due_at < now()) AS overdue, count(*) AS open
              FROM tasks WHERE status = 'open'"""
     )
     assert row is not None  # an aggregate without GROUP BY always returns a row

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from activities.models import TaskRow
 from starter.cli import common
 from starter.cli.common import JsonOpt, out
-from starter.tasks import mark_task_done
+from starter.journeys import journey_when
+from starter.tasks import journey_clocks, mark_task_done, tasks_json
 from store.tasks import list_tasks
+from workflows.clock import JourneyClock
 
 task_app = typer.Typer(no_args_is_help=True, help="One task.")
 
@@ -31,26 +35,35 @@ def tasks(
             rows = await list_tasks(
                 pool, account_id=account, csm=csm, status=None if all_ else "open", overdue=overdue
             )
-        if as_json:
-            out.print_json(data=[r.model_dump(mode="json") for r in rows])
-            return
-        table = Table("id", "account", "task", "assignee", "csm", "due", "status")
-        for r in rows:
-            late = r.status == "open" and r.due_real_at < datetime.now(UTC)
-            table.add_row(
-                str(r.id),
-                r.account_id,
-                r.title,
-                r.assignee_role,
-                r.csm,
-                ("[red]" if late else "")
-                + r.due_at.date().isoformat()
-                + ("[/red]" if late else ""),
-                r.status,
-            )
-        out.print(table)
+        async with common.session(settings) as ctx:
+            if as_json:
+                out.print_json(data=await tasks_json(ctx.client, rows))
+                return
+            clocks = await journey_clocks(ctx.client, (r.account_id for r in rows))
+        out.print(tasks_table(rows, clocks))
 
     common.run(go())
+
+
+def tasks_table(rows: Sequence[TaskRow], clocks: dict[str, JourneyClock]) -> Table:
+    """Deadlines on each journey's clock, like `waypost status`; a journey that cannot be read
+    now shows the real deadline, marked so."""
+    table = Table("id", "account", "task", "assignee", "csm", "due", "status")
+    now = datetime.now(UTC)
+    for r in rows:
+        clock = clocks.get(r.account_id)
+        due = journey_when(clock, r.due_at) if clock else f"{r.due_at:%Y-%m-%d %H:%M} (real time)"
+        late = r.status == "open" and r.due_at < now
+        table.add_row(
+            str(r.id),
+            r.account_id,
+            r.title,
+            r.assignee_role,
+            r.csm,
+            f"[red]{due}[/red]" if late else due,
+            r.status,
+        )
+    return table
 
 
 @task_app.command("done")

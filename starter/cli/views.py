@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from activities.models import TaskRow
 from starter.contracts import start_contracts
-from starter.journeys import Started
+from starter.journeys import Started, journey_when
 from starter.portfolio import Filters, JourneyRow, list_portfolio, visibility_query
 from workflows.journey.state import JourneyState, MilestoneStatus
 from workflows.models import Account, HealthLabel
@@ -46,7 +46,7 @@ def status_view(
     if state.open_plays:
         parts.append(_open_plays(state))
     if tasks:
-        parts.append(_tasks(tasks))
+        parts.append(_tasks(state, tasks))
     elif tasks is not None:
         parts.append(Text("open tasks: none", style="dim"))
     if state.triggers:
@@ -191,13 +191,13 @@ def _triggers(state: JourneyState) -> Table:
     return table
 
 
-def _tasks(tasks: Sequence[TaskRow]) -> Table:
+def _tasks(state: JourneyState, tasks: Sequence[TaskRow]) -> Table:
     table = Table("id", "task", "assignee", "due", "play", title="Open tasks", title_justify="left")
-    now = datetime.now(UTC)
+    now, clock = datetime.now(UTC), state.clock()
     for t in tasks:
-        # Overdue is judged on the real clock (due_real_at), as `waypost tasks --overdue` does.
-        late = t.status == "open" and t.due_real_at < now
-        due = t.due_at.date().isoformat()
+        # A task's deadline is real; shown on the journey's clock like every time on this screen.
+        late = t.status == "open" and t.due_at < now
+        due = journey_when(clock, t.due_at)
         table.add_row(
             str(t.id),
             escape(t.title) + (" [dim](escalation)[/dim]" if t.escalation_of else ""),

@@ -4,6 +4,7 @@ Screenshots of every page land in tests/artifacts/browser/."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -123,6 +124,10 @@ async def test_dashboard_matches_the_journeys(
             assert colours == ["green", "yellow"]
             bars = await _texts(page, "svg g.play", "data-play-id")
             assert bars == list(state.open_plays)
+            # Play starts and task deadlines (kept real) read as journey days in January 2026.
+            whens = await page.locator("#plays td.when, #tasks td.when").all_inner_texts()
+            assert any(re.fullmatch(r"day [\d.]+ \(2026-01-\d\d\)", w) for w in whens)
+            assert all(re.fullmatch(r"day [\d.]+ \(2026-01-\d\d\)|—", w) for w in whens)
             link = await page.get_attribute("#temporal-ui", "href")
             assert link is not None and link.endswith(f"/workflows/{journey_id(account_id)}")
             await page.screenshot(path=artifacts / "journey.png", full_page=True)

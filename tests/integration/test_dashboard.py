@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from temporalio.client import Client
 from runtime.settings import Settings
 from starter.api.app import create_app
 from starter.api.dashboard.routes import COOKIE, session_value
-from tests.browser.seed import DAY_SECONDS, Seeded, seed_portfolio
+from tests.browser.seed import DAY_SECONDS, START, Seeded, seed_portfolio
 from workflows.models import Account
 from workflows.policy import Policy
 
@@ -150,8 +150,8 @@ async def test_portfolio_counts_match_the_journeys(
     async with pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO tasks (idempotency_key, play_id, account_id, step, title,
-                                  assignee_role, csm, due_at, due_real_at)
-               VALUES ($1, $2, $3, 'call', 'Call the sponsor', 'csm', 'sam', $4, $4)""",
+                                  assignee_role, csm, due_at)
+               VALUES ($1, $2, $3, 'call', 'Call the sponsor', 'csm', 'sam', $4)""",
             f"test-overdue-{red.account_id}",
             f"play-{red.account_id}-test-x",
             red.account_id,
@@ -232,6 +232,15 @@ async def test_one_journey_as_a_picture(dash: httpx.AsyncClient, seeded: Seeded)
     assert "3 escalations in 30 days" in body
     assert "Find the measure that dropped and why" in body  # the play's open task
     assert "why-record" in body and "score_health" in body
+    # Plays and tasks are kept in real time; the page gives them as journey days and dates,
+    # like the rest of it (journeys here start on START, with 30-second days).
+    real_today = datetime.now(UTC).date().isoformat()
+    for section in ("plays", "tasks"):
+        html = body.split(f'<section class="card" id="{section}">', 1)[1].split("</section>", 1)[0]
+        shown = re.findall(r'<td class="when">day [\d.]+ \((\d{4}-\d\d-\d\d)\)</td>', html)
+        assert shown, section
+        assert all(START <= date.fromisoformat(d) < START + timedelta(days=365) for d in shown)
+        assert real_today not in html
 
     svg_text = body.split("<svg", 1)[1].split("</svg>", 1)[0]
     svg = ET.fromstring(f"<svg{svg_text}</svg>")

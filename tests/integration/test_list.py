@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 import pytest
@@ -16,8 +16,9 @@ from temporalio.client import Client
 from activities.models import TaskRow
 from starter.cli.views import print_status, show_list, start_with_progress
 from starter.contracts import read_contracts
-from starter.journeys import journey_state
+from starter.journeys import journey_state, journey_when
 from starter.portfolio import Filters
+from starter.tasks import PlayTaskStore
 from store.tasks import list_tasks
 from tests.browser.seed import DAY_SECONDS, Seeded, seed_portfolio
 from tests.waiting import eventually
@@ -143,10 +144,25 @@ async def test_status_shows_open_tasks(client: Client, pool: asyncpg.Pool, seede
         what="the recovery play's first task",
     )
     console = _console()
-    print_status(console, await journey_state(client, account_id), None, tasks)
+    state = await journey_state(client, account_id)
+    print_status(console, state, None, tasks)
     text = console.export_text()
     assert "Open tasks" in text
     assert "Find the measure that dropped and why" in text
+    # A deadline is kept real; the screen gives it on the journey's clock like everything else.
+    clock = state.clock()
+    for task in tasks:
+        assert journey_when(clock, task.due_at) in text
+        assert task.due_at.date().isoformat() not in text
+    # The API's task JSON (and `waypost tasks --json`) gives the same deadlines, journey time.
+    listed = await PlayTaskStore(pool, client).list_tasks(
+        account_id=account_id, status="open", csm=None, overdue=False
+    )
+    shown = {t["id"]: (t["time_base"], datetime.fromisoformat(t["due_at"])) for t in listed}
+    # (the play may have opened another task since; those seen above must read the same)
+    assert {t.id: shown.get(t.id) for t in tasks} == {
+        t.id: ("journey", clock.at(t.due_at)) for t in tasks
+    }
 
     quiet = _console()
     green = seeded.accounts["green"].account_id

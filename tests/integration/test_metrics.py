@@ -184,9 +184,9 @@ async def test_the_api_serves_metrics_behind_its_token(
         for step, due in (("late", -1), ("later", 30)):
             await conn.execute(
                 """INSERT INTO tasks (idempotency_key, play_id, account_id, step, title,
-                                      assignee_role, csm, due_at, due_real_at)
+                                      assignee_role, csm, due_at)
                    VALUES ($1, $2, $3, $4, $5, 'csm', 'dana',
-                           now(), now() + make_interval(days => $6))""",
+                           now() + make_interval(days => $6))""",
                 f"metrics-test/{account.account_id}/{step}",
                 f"play-{account.account_id}-metrics",
                 account.account_id,

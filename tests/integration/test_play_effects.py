@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -79,7 +79,6 @@ async def test_closing_a_plays_open_tasks_at_once_closes_each_once(pool: asyncpg
                 assignee_role="csm",
                 csm="dana",
                 due_at=NOW,
-                due_real_at=NOW,
             )
         )
         for step in ("diagnose", "recovery_plan", "follow_up")
@@ -94,3 +93,40 @@ async def test_closing_a_plays_open_tasks_at_once_closes_each_once(pool: asyncpg
         "recovery_plan": "resolved_by_exit",
         "follow_up": "resolved_by_exit",
     }
+
+
+async def test_a_task_keeps_its_real_deadline_whichever_shape_the_play_sent(
+    pool: asyncpg.Pool,
+) -> None:
+    # Plays scheduled before tasks kept one time base sent the journey date as `due_at` and the
+    # real deadline as `due_real_at`; a retry of such an activity must still store the deadline.
+    plays, account = PlayActivities(pool), f"acct-{uuid.uuid4().hex[:8]}"
+    journey_date, deadline = datetime(2026, 1, 20, tzinfo=UTC), NOW + timedelta(minutes=5)
+    fields = {
+        "play_id": f"play-{account}",
+        "account_id": account,
+        "title": "Call the sponsor",
+        "assignee_role": "csm",
+        "csm": "dana",
+    }
+    old = TaskSpec.model_validate(
+        {
+            **fields,
+            "idempotency_key": f"play-{account}/r1/old",
+            "step": "old",
+            "due_at": journey_date.isoformat(),
+            "due_real_at": deadline.isoformat(),
+        }
+    )
+    new = TaskSpec.model_validate(
+        {
+            **fields,
+            "idempotency_key": f"play-{account}/r1/new",
+            "step": "new",
+            "due_at": deadline.isoformat(),
+        }
+    )
+    assert (await plays.create_task(old)).due_at == deadline
+    assert (await plays.create_task(new)).due_at == deadline
+    stored = {r.step: r.due_at for r in await list_tasks(pool, account_id=account)}
+    assert stored == {"old": deadline, "new": deadline}

@@ -40,7 +40,6 @@ def _task(account: str, step: str, escalation_of: int | None = None) -> TaskSpec
         assignee_role="csm",
         csm="dana",
         due_at=NOW,
-        due_real_at=NOW,
         escalation_of=escalation_of,
     )
 

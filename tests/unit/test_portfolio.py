@@ -76,7 +76,6 @@ def _task(account_id: str, csm: str) -> TaskRow:
         assignee_role="csm",
         csm=csm,
         due_at=now,
-        due_real_at=now,
         status="open",
         created_at=now,
     )

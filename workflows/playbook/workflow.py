@@ -188,8 +188,8 @@ class Playbook:
                 title=title,
                 assignee_role=role,
                 csm=self._in.csm,
-                due_at=self._clock.at(now) + timedelta(days=due_days),
-                due_real_at=now + timedelta(seconds=due_days * self._in.day_seconds),
+                # Real time, like every time in `tasks`; pages show it as a journey date.
+                due_at=now + timedelta(seconds=due_days * self._in.day_seconds),
                 escalation_of=escalation_of,
             ),
             f"Task for {role}: {title}",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
@@ -39,7 +39,7 @@ from starter.api.dashboard.palette import COLOURS
 from starter.api.dashboard.svg import journey_svg
 from starter.api.deps import OptionsDep, RequireToken, ServicesDep, SettingsDep, token_matches
 from starter.api.errors import ApiError
-from starter.journeys import JourneyError, journey_state
+from starter.journeys import JourneyError, journey_state, journey_when
 from starter.portfolio import (
     FilterError,
     Filters,
@@ -275,6 +275,8 @@ async def journey_page(account_id: AccountId, view: View) -> Response:
         svg=Markup(journey_svg(state, timeline, plays)),  # svg.py escapes every text
         plays=plays,
         tasks=tasks,
+        # Plays and tasks are kept in real time; the page speaks the journey's days and dates.
+        when=partial(journey_when, state.clock()),
         triggers=list(reversed(state.triggers[-12:])),
         ui=ui_link(view.settings.ui_url, view.settings.namespace, journey_id(account_id)),
     )

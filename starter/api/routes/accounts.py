@@ -54,5 +54,6 @@ async def get_timeline(
                 raise journey_error(err) from None
         except ApiError:
             pass  # Temporal is away; an empty timeline is still the truth Postgres has
-    events = [row.model_dump(mode="json") for row in rows]
+    # Journey time throughout: `recorded_at` (when Postgres wrote the row, real) stays out.
+    events = [row.model_dump(mode="json", exclude={"recorded_at"}) for row in rows]
     return JSONResponse({"account_id": account_id, "events": events})
