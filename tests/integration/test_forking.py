@@ -191,7 +191,11 @@ async def test_enterprise_rollout_gains_a_stage_mid_onboarding(
     assert added is not None
     assert added.kind == "rollout_stage"
     assert max(m.due_day for m in after.milestones) == new_end
-    assert any(t.what == "EMEA wave due" for t in after.next_timers) or len(after.next_timers) == 6
+    assert added.status == "pending"
+    # Shown are the six soonest timers: the new stage, due last, waits its turn behind them.
+    assert len(after.next_timers) == 6
+    assert all(t.day < new_end for t in after.next_timers)
+    assert "EMEA wave due" not in [t.what for t in after.next_timers]
 
     with pytest.raises(Exception) as dup:
         await handle.execute_update(
