@@ -28,6 +28,7 @@ from devtools.infra import EmbeddedPostgres, TemporalServer, free_port
 from runtime.search_attributes import ensure_search_attributes
 from runtime.temporal import connect
 from store import db
+from tests.helpers import Journeys
 from worker import build_worker
 from workflows.models import Account
 from workflows.policy import Policy, load_policy
@@ -102,6 +103,18 @@ async def worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> AsyncIt
 @pytest.fixture(scope="session")
 def policy() -> Policy:
     return load_policy(ROOT / "policies" / "default.yaml")
+
+
+@pytest.fixture
+async def journeys(
+    client: Client, pool: asyncpg.Pool, task_queue: str, policy: Policy
+) -> AsyncIterator[Journeys]:
+    """Start the test's journeys with `await journeys.start(account, day_seconds=...)`; the
+    ones still running when the test is over are ended then. The worker that runs them
+    during the test is the test's choice (the `worker` fixture, a worker process, its own)."""
+    ours = Journeys(client, pool, task_queue, policy)
+    yield ours
+    await ours.end_the_running()
 
 
 @pytest.fixture

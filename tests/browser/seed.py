@@ -14,16 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from temporalio.client import Client
-
-from starter.journeys import journey_state, send_event, start_journey
+from starter.journeys import journey_state, send_event
 from starter.portfolio import Filters, JourneyRow, find_journeys
+from tests.helpers import Journeys
 from tests.waiting import eventually
 from workflows.journey import names
 from workflows.journey.messages import HealthMeasured
 from workflows.journey.state import JourneyState
 from workflows.models import Account
-from workflows.policy import Policy
 
 # Long journey days: nothing falls due while a test looks, so what it counts stays put.
 DAY_SECONDS = 30.0
@@ -51,13 +49,11 @@ def _measured(value: float, note: str | None, at: datetime) -> HealthMeasured:
 
 
 async def seed_portfolio(
-    client: Client,
-    task_queue: str,
-    policy: Policy,
-    make_account: Callable[..., Account],
-    *,
-    prefix: str = "",
+    journeys: Journeys, make_account: Callable[..., Account], *, prefix: str = ""
 ) -> Seeded:
+    """The five journeys, started by `journeys` (on its client and task queue, with its policy)."""
+    client, task_queue = journeys.client, journeys.task_queue
+
     def account(role: str, **fields: Any) -> Account:
         name = f"{prefix}{role.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
         return make_account(account_id=name, name=f"{role} & Co <test>", **fields)
@@ -73,7 +69,7 @@ async def seed_portfolio(
     }
     seeded = Seeded(accounts=roles)
     for a in roles.values():
-        await start_journey(client, a, policy, task_queue=task_queue, day_seconds=DAY_SECONDS)
+        await journeys.start(a, day_seconds=DAY_SECONDS)
     t0 = datetime.now(UTC)
     first = {"yellow_1": 90.0, "yellow_2": 88.0, "green": 95.0, "red": 92.0}
     then = {"yellow_1": (50.0, "3 escalations in 30 days"), "yellow_2": (45.0, "renewal doubts")}

@@ -18,9 +18,9 @@ from runtime.settings import Settings
 from starter.api.app import create_app
 from starter.api.serve import running
 from tests.browser.seed import DAY_SECONDS, seed_portfolio
+from tests.helpers import Journeys
 from workflows.journey.workflow import journey_id
 from workflows.models import Account
-from workflows.policy import Policy
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +43,10 @@ async def test_dashboard_matches_the_journeys(
     pool: asyncpg.Pool,
     task_queue: str,
     worker: object,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
-    seeded = await seed_portfolio(client, task_queue, policy, make_account)
+    seeded = await seed_portfolio(journeys, make_account)
     settings = Settings(
         api_token=TOKEN,
         task_queue=task_queue,

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from devtools.infra import TemporalServer, free_port
 from runtime.temporal import connect
 from tests.browser.seed import seed_portfolio
+from tests.helpers import Journeys
 from worker import build_worker
 from workflows.journey.workflow import journey_id
 from workflows.models import Account
@@ -64,7 +65,9 @@ async def test_temporal_ui_lists_journeys_by_health(
         page = await context.new_page()
         # The worker stays up while the UI looks: current details come from a query it answers.
         async with build_worker(client, pool, task_queue):
-            seeded = await seed_portfolio(client, task_queue, policy, make_account)
+            # Not ended after: the server is this test's own, and stops with it.
+            journeys = Journeys(client, pool, task_queue, policy)
+            seeded = await seed_portfolio(journeys, make_account)
             yellow = [journey_id(a) for a in seeded.ids("yellow_1", "yellow_2")]
             others = [journey_id(a) for a in seeded.colours if journey_id(a) not in yellow]
             await page.goto(f"{server.ui_url}/namespaces/default/workflows?query={query}")

@@ -31,6 +31,7 @@ from starter.ingress import inbox
 from starter.ingress.inbox import relay_once
 from starter.journeys import JourneyError, end_journey, journey_state, start_journey
 from starter.tasks import TaskNotFound
+from tests.helpers import Journeys, http_to, state_of
 from tests.waiting import eventually
 from worker import build_worker
 from workflows.journey.state import JourneyState
@@ -68,16 +69,12 @@ def _settings(task_queue: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def _http(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
 @pytest.fixture
 async def api(
     client: Client, pool: asyncpg.Pool, task_queue: str, worker: object
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(_settings(task_queue), client, pool, options=OPTIONS, run_relay=False)
-    async with _http(app) as http:
+    async with http_to(app) as http:
         yield http
 
 
@@ -146,13 +143,9 @@ async def _count(pool: asyncpg.Pool, table: str) -> int:
         return n
 
 
-async def _state(client: Client, account_id: str) -> JourneyState:
-    return await journey_state(client, account_id)
-
-
 async def _applied(client: Client, account_id: str, n: int) -> JourneyState:
     return await eventually(
-        lambda: _state(client, account_id),
+        lambda: state_of(client, account_id),
         lambda s: s.ledger.applied >= n,
         what=f"{n} events applied",
     )
@@ -162,9 +155,10 @@ async def _applied(client: Client, account_id: str, n: int) -> JourneyState:
 
 
 async def test_a_contract_starts_one_journey_and_a_different_one_conflicts(
-    api: httpx.AsyncClient, client: Client, make_account: Callable[..., Account]
+    api: httpx.AsyncClient, client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     account = make_account()
+    journeys.adopt(account.account_id)
     first = await api.post("/contracts", json=_contract(account), headers=AUTH)
     assert first.status_code == 201, first.text
     assert first.json()["created"] is True
@@ -193,7 +187,6 @@ async def test_a_contract_starts_one_journey_and_a_different_one_conflicts(
     # The timeline is journey time; when Postgres wrote each row (real time) is not shown.
     assert not any("recorded_at" in e for e in timeline.json()["events"])
     assert timeline.status_code == 200
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_contract_errors_name_the_field(
@@ -249,7 +242,7 @@ async def test_protected_routes_need_the_bearer_token(
     closed = create_app(
         _settings(task_queue, api_token=None), client, pool, options=OPTIONS, run_relay=False
     )
-    async with _http(closed) as http:
+    async with http_to(closed) as http:
         r = await http.get("/healthz", headers=AUTH)
         assert r.status_code == 503
         assert r.json()["error"] == "not_configured"
@@ -287,7 +280,7 @@ async def test_tasks_routes_use_the_task_store_and_say_when_there_is_none(
     app = create_app(
         _settings(task_queue), client, pool, options=OPTIONS, tasks=_Tasks(), run_relay=False
     )
-    async with _http(app) as http:
+    async with http_to(app) as http:
         listed = await http.get("/tasks", params={"status": "open"}, headers=AUTH)
         assert [t["task_id"] for t in listed.json()["tasks"]] == ["t1"]
         done = await http.post("/tasks/t1/done", json={"by": "dana"}, headers=AUTH)
@@ -306,9 +299,11 @@ async def test_an_event_is_delivered_and_its_duplicate_changes_nothing(
     api: httpx.AsyncClient,
     client: Client,
     pool: asyncpg.Pool,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = make_account()
+    journeys.adopt(account.account_id)
     assert (await api.post("/contracts", json=_contract(account), headers=AUTH)).is_success
     event = _health(account.account_id, 55)
     body = json.dumps(event).encode()
@@ -326,19 +321,19 @@ async def test_an_event_is_delivered_and_its_duplicate_changes_nothing(
     assert replay.json()["results"][0]["status"] == "duplicate"
     rows = await _inbox(pool, account.account_id)
     assert [(r["status"], r["attempts"]) for r in rows] == [("delivered", 1)]
-    again = await _state(client, account.account_id)
+    again = await state_of(client, account.account_id)
     assert (again.ledger.applied, again.ledger.duplicates) == (1, 0)
 
     # Signed with the previous secret during a rotation: accepted.
     rotated = await _post_events(api, _health(account.account_id, 60), secret=PREVIOUS)
     assert rotated.status_code == 200, rotated.text
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_out_of_order_events_end_as_the_in_order_stream_would(
-    api: httpx.AsyncClient, client: Client, make_account: Callable[..., Account]
+    api: httpx.AsyncClient, client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     account = make_account()
+    journeys.adopt(account.account_id)
     assert (await api.post("/contracts", json=_contract(account), headers=AUTH)).is_success
     now = datetime.now(UTC)
     # Within one request the inbox delivers oldest first, so a batch is put in order...
@@ -357,23 +352,24 @@ async def test_out_of_order_events_end_as_the_in_order_stream_would(
     late = await _post_events(api, _health(account.account_id, 20, at=now - timedelta(hours=3)))
     assert late.json()["results"][0]["status"] == "delivered"
     state = await eventually(
-        lambda: _state(client, account.account_id),
+        lambda: state_of(client, account.account_id),
         lambda s: s.ledger.applied + s.ledger.stale >= 4,
         what="every event seen",
     )
     assert state.ledger.applied == 3
     assert state.measures["support"].value == 80
     assert state.ledger.stale == 1
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_an_event_before_its_journey_is_parked_then_delivered_on_start(
     api: httpx.AsyncClient,
     client: Client,
     pool: asyncpg.Pool,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = make_account()
+    journeys.adopt(account.account_id)
     early = await _post_events(api, _health(account.account_id, 42))
     assert early.status_code == 202, early.text
     result = early.json()["results"][0]
@@ -390,7 +386,6 @@ async def test_an_event_before_its_journey_is_parked_then_delivered_on_start(
     state = await _applied(client, account.account_id, 1)
     assert state.measures["support"].value == 42
     assert [r["status"] for r in await _inbox(pool, account.account_id)] == ["delivered"]
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_an_event_for_an_ended_journey_is_recorded_and_never_retried(
@@ -401,7 +396,7 @@ async def test_an_event_for_an_ended_journey_is_recorded_and_never_retried(
 ) -> None:
     account = make_account()
     assert (await api.post("/contracts", json=_contract(account), headers=AUTH)).is_success
-    await end_journey(client, account.account_id, "churned", "test over")
+    await end_journey(client, account.account_id, "churned", "the customer left")
     await client.get_workflow_handle(journey_id(account.account_id)).result()
 
     late = await _post_events(api, _health(account.account_id, 10))
@@ -485,7 +480,7 @@ async def test_postgres_away_is_503_and_nothing_is_accepted(
     nowhere = f"postgresql://waypost@127.0.0.1:{free_port()}/waypost"
     async with asyncpg.create_pool(nowhere, min_size=0) as away:
         app = create_app(_settings(task_queue), client, away, options=OPTIONS, run_relay=False)
-        async with _http(app) as http:
+        async with http_to(app) as http:
             r = await _post_events(http, _health("acme", 50))
             assert r.status_code == 503
             assert r.json()["error"] == "unavailable"
@@ -513,11 +508,13 @@ async def test_hubspot_events_are_verified_mapped_and_parked_until_linked(
     api: httpx.AsyncClient,
     client: Client,
     pool: asyncpg.Pool,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     company = str(uuid.uuid4().int % 10**12)
     contact = Contact(contact_id="jane", name="Jane", persona="executive_sponsor", key=True)
     account = make_account(contacts=(contact,))
+    journeys.adopt(account.account_id)
     base = int(uuid.uuid4().int % 10**9)
     payload = [
         _hubspot_event(
@@ -572,7 +569,6 @@ async def test_hubspot_events_are_verified_mapped_and_parked_until_linked(
     jane = next(c for c in state.contacts if c.contact_id == "jane")
     assert not jane.present
     assert jane.persona == "executive_sponsor"
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_served_by_uvicorn_with_the_demo_client(
@@ -580,10 +576,12 @@ async def test_served_by_uvicorn_with_the_demo_client(
     pool: asyncpg.Pool,
     task_queue: str,
     worker: object,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     app = create_app(_settings(task_queue), client, pool, options=OPTIONS)  # relay on
     account = make_account()
+    journeys.adopt(account.account_id)
     async with running(app) as url, ApiClient(url, token=TOKEN, webhook_secret=SECRET) as api:
         started = await api.post_contract(account)
         assert started["created"] is True
@@ -593,7 +591,6 @@ async def test_served_by_uvicorn_with_the_demo_client(
         assert result["status"] == "delivered"
     state = await _applied(client, account.account_id, 1)
     assert state.measures["support"].value == 64
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 # ---- the relay -----------------------------------------------------------------------------------
@@ -615,13 +612,12 @@ def _incoming(account_id: str, value: float) -> inbox.Incoming:
 async def test_two_relays_never_deliver_a_row_twice_and_the_relay_loop_drains_the_inbox(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
     worker: object,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = make_account()
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=DAY)
+    await journeys.start(account, day_seconds=DAY)
     recorded = await inbox.record(pool, [_incoming(account.account_id, v) for v in (1, 2, 3, 4)])
     ids = [r.id for r in recorded]
     first, second = await asyncio.gather(
@@ -648,7 +644,6 @@ async def test_two_relays_never_deliver_a_row_twice_and_the_relay_loop_drains_th
         await relay
     assert more[0].status == "pending"
     await _applied(client, account.account_id, 5)
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 # ---- Temporal away -------------------------------------------------------------------------------
@@ -684,7 +679,7 @@ async def test_events_sent_while_temporal_is_down_are_applied_once_when_it_is_ba
             _health(account.account_id, 30, at=now - timedelta(minutes=1)),
             _health(account.account_id, 90, at=now - timedelta(minutes=9)),  # sent last, oldest
         ]
-        async with _http(app) as http:
+        async with http_to(app) as http:
             for event in events:
                 r = await _post_events(http, event)
                 assert r.status_code == 202, r.text
@@ -706,7 +701,7 @@ async def test_events_sent_while_temporal_is_down_are_applied_once_when_it_is_ba
 
             await eventually(relay, lambda s: s == ["delivered"] * 3, what="inbox delivered")
             state = await eventually(
-                lambda: _state(own, account.account_id),
+                lambda: state_of(own, account.account_id),
                 lambda s: s.ledger.applied + s.ledger.stale >= 3,
                 what="every event seen",
             )
@@ -718,6 +713,6 @@ async def test_events_sent_while_temporal_is_down_are_applied_once_when_it_is_ba
                 await relay_once(pool, own, ignore_backoff=True, account_ids=[account.account_id])
                 == 0
             )
-            await end_journey(own, account.account_id, "ended", "test over")
+            # Not ended: the server is this test's own, and stops with it.
     finally:
         await asyncio.to_thread(server.stop)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from starter.journeys import end_journey, journey_state, start_journey
+from tests.helpers import Journeys, state_of
 from workflows.journey.messages import ChangePolicy
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
@@ -20,11 +20,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.usefixtures("worker")
 async def test_change_policy_refuses_a_policy_whose_fields_disagree_and_takes_a_good_one(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, policy: Policy, make_account: Callable[..., Account]
 ) -> None:
     account = make_account()
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=1.0)
-    await journey_state(client, account.account_id)  # running: its first task is done
+    await journeys.start(account, day_seconds=1.0)
+    await state_of(client, account)  # running: its first task is done
     handle = client.get_workflow_handle(journey_id(account.account_id))
 
     data = policy.model_dump(mode="json", by_alias=True)
@@ -46,4 +46,3 @@ async def test_change_policy_refuses_a_policy_whose_fields_disagree_and_takes_a_
         "change_policy", ChangePolicy(policy=newer), result_type=JourneyState
     )
     assert changed.policy_version == newer.version
-    await end_journey(client, account.account_id, "ended", "test over")

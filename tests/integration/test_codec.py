@@ -26,15 +26,15 @@ from activities.models import OutboxMessage
 from runtime.codec import PayloadKeys
 from runtime.settings import Settings
 from runtime.temporal import connect
-from starter.journeys import journey_state, send_event, start_journey
+from starter.journeys import journey_state, send_event
 from store.tasks import list_tasks
+from tests.helpers import Journeys, champion, contact_left, new_stakeholder_play
 from tests.waiting import eventually
 from worker import build_worker, replay
 from workflows.journey import names
-from workflows.journey.messages import HealthMeasured, KeyContactChanged
+from workflows.journey.messages import HealthMeasured
 from workflows.journey.workflow import journey_id
-from workflows.models import Account, Contact
-from workflows.policy import Policy
+from workflows.models import Account
 
 pytestmark = pytest.mark.integration
 
@@ -63,24 +63,7 @@ async def encrypted(temporal_address: str) -> AsyncIterator[Encrypted]:
 
 def _account(make_account: Callable[..., Account]) -> Account:
     slug = uuid.uuid4().hex[:6]
-    return make_account(
-        name=ACCOUNT_NAME,
-        contacts=(
-            Contact(
-                contact_id=f"{slug}-champion", name=NAME, email=EMAIL, persona="champion", key=True
-            ),
-        ),
-    )
-
-
-def _left(contact_id: str) -> KeyContactChanged:
-    return KeyContactChanged(
-        event_id=uuid.uuid4().hex,
-        occurred_at=datetime.now(UTC),
-        contact_id=contact_id,
-        change="left",
-        persona="champion",
-    )
+    return make_account(name=ACCOUNT_NAME, contacts=(champion(slug, name=NAME, email=EMAIL),))
 
 
 async def _stored(client: Client, workflow_id: str) -> bytes:
@@ -97,16 +80,14 @@ def _leaks(stored: bytes) -> list[str]:
 @pytest.mark.usefixtures("worker")
 async def test_without_a_key_the_history_shows_names_so_the_check_below_can_see_them(
     client: Client,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = _account(make_account)
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
-    await eventually(lambda: journey_state(client, account.account_id), lambda s: True)
+    await journeys.start(account, day_seconds=5.0)
+    await journey_state(client, account.account_id)  # running: its first task is done
 
     assert _leaks(await _stored(client, journey_id(account.account_id))) != []
-    await client.get_workflow_handle(journey_id(account.account_id)).terminate("test over")
 
 
 async def test_with_a_key_the_server_holds_no_name_or_email(
@@ -114,18 +95,16 @@ async def test_with_a_key_the_server_holds_no_name_or_email(
     tmp_path: Path,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = _account(make_account)
     contact = account.contacts[0].contact_id
-    play_id = f"play-{account.account_id}-new_stakeholder-{contact}"
+    play_id = new_stakeholder_play(account)
     async with build_worker(encrypted.client, pool, task_queue):
-        await start_journey(
-            encrypted.client, account, policy, task_queue=task_queue, day_seconds=5.0
-        )
+        await journeys.start(account, day_seconds=5.0, client=encrypted.client)
         await send_event(
-            encrypted.client, account.account_id, names.KEY_CONTACT_CHANGED, _left(contact)
+            encrypted.client, account.account_id, names.KEY_CONTACT_CHANGED, contact_left(contact)
         )
         # The play renders messages with the account's and the contact's names: payloads
         # through the journey, the play and their activities all carry personal data.
@@ -151,10 +130,8 @@ async def test_with_a_key_the_server_holds_no_name_or_email(
             with pytest.raises(KeyError, match=r"Unknown payload encoding binary/encrypted"):
                 await pydantic_data_converter.decode([payload])
             break
-        await encrypted.client.get_workflow_handle(journey_id(account.account_id)).terminate(
-            "test over"
-        )
-        await encrypted.client.get_workflow_handle(play_id).terminate("test over")
+        # Closed before the export below: a history exported for replay is of a closed run.
+        await encrypted.client.get_workflow_handle(play_id).terminate("exported for replay")
 
     # Histories exported from production are ciphertext too: replaying them before a deploy
     # (`python worker.py --replay`) needs the key, and works with it.
@@ -171,15 +148,13 @@ async def test_plaintext_sent_without_the_key_is_refused(
     temporal_address: str,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = make_account()
     wid = journey_id(account.account_id)
     async with build_worker(encrypted.client, pool, task_queue):
-        await start_journey(
-            encrypted.client, account, policy, task_queue=task_queue, day_seconds=5.0
-        )
+        await journeys.start(account, day_seconds=5.0, client=encrypted.client)
         await eventually(lambda: journey_state(encrypted.client, account.account_id), bool)
 
         # Someone with access to the namespace but not the key signals in plaintext.
@@ -202,7 +177,8 @@ async def test_plaintext_sent_without_the_key_is_refused(
         assert "not encrypted" in str(error)
         assert "WAYPOST_PAYLOAD_KEY" in str(error)
         assert failed[0].message == "Encoded failure"
-        await encrypted.client.get_workflow_handle(wid).terminate("test over")
+        # Its history holds a signal no worker can decode, so it cannot be ended by an update.
+        await encrypted.client.get_workflow_handle(wid).terminate("poisoned by the test")
 
 
 async def _task_failures(client: Client, workflow_id: str) -> list[Failure]:
@@ -218,7 +194,7 @@ async def test_failure_messages_are_stored_encrypted(
     encrypted: Encrypted,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     # A delivery error that quotes the message it could not queue (as real errors do).
@@ -232,15 +208,13 @@ async def test_failure_messages_are_stored_encrypted(
 
     account = _account(make_account)
     contact = account.contacts[0].contact_id
-    play_id = f"play-{account.account_id}-new_stakeholder-{contact}"
+    play_id = new_stakeholder_play(account)
     async with build_worker(
         encrypted.client, pool, task_queue, replace={"queue_message": refuse_message}
     ):
-        await start_journey(
-            encrypted.client, account, policy, task_queue=task_queue, day_seconds=5.0
-        )
+        await journeys.start(account, day_seconds=5.0, client=encrypted.client)
         await send_event(
-            encrypted.client, account.account_id, names.KEY_CONTACT_CHANGED, _left(contact)
+            encrypted.client, account.account_id, names.KEY_CONTACT_CHANGED, contact_left(contact)
         )
         await eventually(
             lambda: _statuses(encrypted.client, play_id),
@@ -261,9 +235,6 @@ async def test_failure_messages_are_stored_encrypted(
         stored = await _stored(encrypted.plain, play_id)
         assert _leaks(stored) == []
         assert b"Encoded failure" in stored
-        await encrypted.client.get_workflow_handle(journey_id(account.account_id)).terminate(
-            "test over"
-        )
 
 
 async def _statuses(client: Client, workflow_id: str) -> list[WorkflowExecutionStatus | None]:

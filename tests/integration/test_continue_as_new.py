@@ -17,18 +17,18 @@ from temporalio.client import Client
 from devtools.infra import TemporalServer, free_port
 from runtime.search_attributes import ensure_search_attributes
 from runtime.temporal import connect
-from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.journeys import send_event
 from starter.tasks import mark_task_done
 from store.tasks import list_tasks
+from tests.helpers import Journeys, champion, contact_left, new_stakeholder_play, state_of
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
 from workflows.journey import names
-from workflows.journey.messages import HealthMeasured, KeyContactChanged, UsageReported
+from workflows.journey.messages import HealthMeasured, UsageReported
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
-from workflows.models import Account, Contact
-from workflows.policy import Policy
+from workflows.models import Account
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ async def test_events_during_continue_as_new_are_applied_exactly_once(
     small_history_client: Client,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     client = small_history_client
@@ -80,7 +80,7 @@ async def test_events_during_continue_as_new_are_applied_exactly_once(
     retries = unique[::4]  # every fourth delivered twice, as a CRM retry would
 
     async with build_worker(client, pool, task_queue):
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=30.0)
+        await journeys.start(account, day_seconds=30.0, client=client)
         for i in range(0, len(unique), 10):  # bursts of ten, concurrently
             batch = unique[i : i + 10] + retries[i // 4 : i // 4 + 3]
             await asyncio.gather(*(send_event(client, account.account_id, k, e) for k, e in batch))
@@ -90,9 +90,7 @@ async def test_events_during_continue_as_new_are_applied_exactly_once(
             ledger = s.ledger
             return ledger.applied + ledger.stale == len(unique) and s.runs >= 2
 
-        state = await eventually(
-            lambda: journey_state(client, account.account_id), settled, what="all events"
-        )
+        state = await eventually(lambda: state_of(client, account), settled, what="all events")
         assert state.ledger.duplicates == sent_retries
         # Health events carry increasing times: whichever arrived last, the newest stands.
         assert state.measures["support"].value == 39.0
@@ -109,37 +107,28 @@ async def test_events_during_continue_as_new_are_applied_exactly_once(
         await save_history(
             client, journey_id(account.account_id), "continued-as-new-v2", run_id=first.run_id
         )
-        await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_a_play_running_across_continue_as_new_reports_to_the_new_run(
     small_history_client: Client,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     client = small_history_client
-    account = make_account(
-        contacts=(Contact(contact_id="c-champion", name="C", persona="champion", key=True),)
-    )
-    play_id = f"play-{account.account_id}-new_stakeholder-c-champion"
+    account = make_account(contacts=(champion("c", name="C"),))
+    play_id = new_stakeholder_play(account)
     async with build_worker(client, pool, task_queue):
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=30.0)
+        await journeys.start(account, day_seconds=30.0, client=client)
         await send_event(
             client,
             account.account_id,
             names.KEY_CONTACT_CHANGED,
-            KeyContactChanged(
-                event_id="left-1",
-                occurred_at=datetime.now(UTC),
-                contact_id="c-champion",
-                change="left",
-                persona="champion",
-            ),
+            contact_left("c-champion", event_id="left-1"),
         )
         await eventually(
-            lambda: journey_state(client, account.account_id),
+            lambda: state_of(client, account),
             lambda s: play_id in s.open_plays,
             what="the play to start",
         )
@@ -158,14 +147,14 @@ async def test_a_play_running_across_continue_as_new_reports_to_the_new_run(
                 )
             )
         rolled = await eventually(
-            lambda: journey_state(client, account.account_id),
+            lambda: state_of(client, account),
             lambda s: s.runs >= 2,
             what="continue-as-new",
         )
         assert play_id in rolled.open_plays  # carried over
 
         tasks = await eventually(
-            lambda: list_tasks(pool, account_id=account.account_id),
+            lambda: list_tasks(pool, account_id=account.account_id),  # the open ones
             lambda ts: len([t for t in ts if t.play_id == play_id]) == 3,
             what="the play's tasks",
         )
@@ -173,11 +162,10 @@ async def test_a_play_running_across_continue_as_new_reports_to_the_new_run(
             if t.play_id == play_id:
                 await mark_task_done(client, pool, t.id, "dana")
         done = await eventually(
-            lambda: journey_state(client, account.account_id),
+            lambda: state_of(client, account),
             lambda s: play_id not in s.open_plays,
             what="the new run to hear the play end",
         )
         assert done.runs >= 2
         [run] = [r for r in done.play_runs if r.play == "new_stakeholder"]
         assert run.ended_at is not None
-        await end_journey(client, account.account_id, "ended", "test over")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,8 @@ from temporalio.client import Client
 from runtime.settings import Settings
 from starter.api.app import create_app
 from starter.api.dashboard.routes import COOKIE, session_value
-from tests.browser.seed import DAY_SECONDS, START, Seeded, seed_portfolio
-from workflows.models import Account
-from workflows.policy import Policy
+from tests.browser.seed import DAY_SECONDS, START, Seeded
+from tests.helpers import http_to
 
 pytestmark = pytest.mark.integration
 
@@ -42,26 +41,11 @@ def _app(task_queue: str, client: Client, pool: asyncpg.Pool, **overrides: Any) 
     return create_app(Settings(**values), client, pool, run_relay=False)
 
 
-def _http(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
-@pytest.fixture
-async def seeded(
-    client: Client,
-    task_queue: str,
-    worker: object,
-    policy: Policy,
-    make_account: Callable[..., Account],
-) -> Seeded:
-    return await seed_portfolio(client, task_queue, policy, make_account)
-
-
 @pytest.fixture
 async def dash(
     client: Client, pool: asyncpg.Pool, task_queue: str, seeded: Seeded
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with _http(_app(task_queue, client, pool)) as http:
+    async with http_to(_app(task_queue, client, pool)) as http:
         yield http
 
 
@@ -134,7 +118,7 @@ async def test_shows_nothing_without_the_token(dash: httpx.AsyncClient, seeded: 
 async def test_without_a_configured_token_the_dashboard_is_closed(
     client: Client, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    async with _http(_app(task_queue, client, pool, api_token=None)) as http:
+    async with http_to(_app(task_queue, client, pool, api_token=None)) as http:
         page = await http.get("/", headers=AUTH)
         assert page.status_code == 503
         assert "WAYPOST_API_TOKEN" in page.text

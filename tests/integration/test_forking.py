@@ -13,15 +13,9 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from starter.journeys import (
-    JourneyError,
-    complete_milestone,
-    end_journey,
-    journey_state,
-    send_event,
-    start_journey,
-)
+from starter.journeys import JourneyError, complete_milestone, send_event
 from store.timeline import fetch_timeline
+from tests.helpers import Journeys, measured, state_of
 from tests.histories import save_history
 from tests.waiting import eventually
 from workflows.journey import names
@@ -35,7 +29,7 @@ from workflows.journey.messages import (
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
 from workflows.models import Account, Contact
-from workflows.policy import Policy, load_policy
+from workflows.policy import load_policy
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +49,6 @@ def _event_id() -> str:
     return uuid.uuid4().hex
 
 
-async def _state(client: Client, account: Account) -> JourneyState:
-    return await journey_state(client, account.account_id)
-
-
 def _real(state: JourneyState, day: float, day_seconds: float) -> datetime:
     """The real instant of journey day `day`, to stamp events as a CRM would."""
     return state.started_at + timedelta(seconds=day * day_seconds)
@@ -66,30 +56,22 @@ def _real(state: JourneyState, day: float, day_seconds: float) -> datetime:
 
 @pytest.mark.usefixtures("worker")
 async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incidents(
-    client: Client, task_queue: str, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     day = 0.2
     policy = load_policy(POLICIES / "risk-management.yaml")
     busy = make_account(contacts=_contacts("busy", "admin", "end_user"))
     idle = make_account(contacts=_contacts("idle", "admin", "end_user"))
     for account in (busy, idle):
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=day)
+        await journeys.start(account, day_seconds=day, policy=policy)
         for measure in ("support", "sentiment", "contact_stability"):
             await send_event(
-                client,
-                account.account_id,
-                names.HEALTH_MEASURED,
-                HealthMeasured(
-                    event_id=_event_id(),
-                    occurred_at=datetime.now(UTC),
-                    measure=measure,
-                    value=90,
-                ),
+                client, account.account_id, names.HEALTH_MEASURED, measured(measure, 90)
             )
 
     # The busy admin logs in on three days of the first week; the end users never do, and
     # there are no incidents, so nothing is expected of them.
-    state = await eventually(lambda: _state(client, busy), lambda s: s.journey_day >= 3.3)
+    state = await eventually(lambda: state_of(client, busy), lambda s: s.journey_day >= 3.3)
     for d in (1.5, 2.5, 3.2):  # the first check looks at days 1-7
         await send_event(
             client,
@@ -99,12 +81,12 @@ async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incid
         )
 
     busy_state = await eventually(
-        lambda: _state(client, busy),
+        lambda: state_of(client, busy),
         lambda s: s.adoption is not None,
         what="the first adoption check",
     )
     idle_state = await eventually(
-        lambda: _state(client, idle),
+        lambda: state_of(client, idle),
         lambda s: any(t.kind == "adoption_risk" for t in s.triggers),
         what="the idle admin's adoption risk",
     )
@@ -121,17 +103,15 @@ async def test_risk_product_flags_the_idle_admin_but_not_end_users_without_incid
     assert {d.play for d in risks[0].decisions if d.start} == {"admin_usage_review"}
     idle_personas = {p.persona: p.status for p in idle_state.adoption.personas}  # type: ignore[union-attr]
     assert idle_personas["end_user"] == "no_expectation"
-    for account in (busy, idle):
-        await end_journey(client, account.account_id, "ended", "test over")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_a_weekly_rollup_reports_every_persona_in_one_signal(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     account = make_account(contacts=_contacts("roll", "admin", "end_user"))
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=1.0)
-    state = await eventually(lambda: _state(client, account), lambda s: s.journey_day >= 3)
+    await journeys.start(account, day_seconds=1.0)
+    state = await eventually(lambda: state_of(client, account), lambda s: s.journey_day >= 3)
     start = (state.epoch or state.started_at).date()
     week = [start + timedelta(days=d) for d in range(3)]
     rollup = UsageReported(
@@ -141,23 +121,22 @@ async def test_a_weekly_rollup_reports_every_persona_in_one_signal(
     )
     await send_event(client, account.account_id, names.USAGE_REPORTED, rollup)
     state = await eventually(
-        lambda: _state(client, account), lambda s: s.ledger.applied == 1, what="the rollup"
+        lambda: state_of(client, account), lambda s: s.ledger.applied == 1, what="the rollup"
     )
     assert state.active_days == {"admin": week, "end_user": week[:1]}
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_health_and_safety_account_reaches_its_three_year_stakeholder_review(
-    client: Client, pool: asyncpg.Pool, task_queue: str, make_account: Callable[..., Account]
+    client: Client, pool: asyncpg.Pool, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     day = 0.004  # 1095 days in about 4.4 s
     policy = load_policy(POLICIES / "health-and-safety.yaml")
     account = make_account(contract_start=date(2026, 1, 1), contract_end=date(2029, 6, 1), seats=30)
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=day)
+    await journeys.start(account, day_seconds=day, policy=policy)
 
     state = await eventually(
-        lambda: _state(client, account),
+        lambda: state_of(client, account),
         lambda s: (r := s.recurring_item("stakeholder_review")) is not None and r.occurrence >= 1,
         within=60,
         what="the stakeholder review to fall due",
@@ -184,20 +163,18 @@ async def test_health_and_safety_account_reaches_its_three_year_stakeholder_revi
     # Refreshers nobody marked done are overdue when the next falls due: a trigger each.
     overdue = [t for t in state.triggers if t.kind == "milestone_overdue"]
     assert any(t.cause == "training_refresher-1" for t in overdue)
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_enterprise_rollout_gains_a_stage_mid_onboarding(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = make_account(segment="enterprise", tier="premium", seats=3000)
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=0.05)
-    before = await _state(client, account)
+    await journeys.start(account, day_seconds=0.05)
+    before = await state_of(client, account)
     assert before.stage == "onboarding"
     stages = [m for m in before.milestones if m.kind == "rollout_stage"]
     assert stages, "the enterprise track has rollout stages"
@@ -214,7 +191,11 @@ async def test_enterprise_rollout_gains_a_stage_mid_onboarding(
     assert added is not None
     assert added.kind == "rollout_stage"
     assert max(m.due_day for m in after.milestones) == new_end
-    assert any(t.what == "EMEA wave due" for t in after.next_timers) or len(after.next_timers) == 6
+    assert added.status == "pending"
+    # Shown are the six soonest timers: the new stage, due last, waits its turn behind them.
+    assert len(after.next_timers) == 6
+    assert all(t.day < new_end for t in after.next_timers)
+    assert "EMEA wave due" not in [t.what for t in after.next_timers]
 
     with pytest.raises(Exception) as dup:
         await handle.execute_update(
@@ -228,16 +209,15 @@ async def test_enterprise_rollout_gains_a_stage_mid_onboarding(
     [row] = [r for r in rows if r.kind == "rollout_stage_added"]
     assert f"now ends day {new_end:g}" in row.summary
     await save_history(client, journey_id(account.account_id), "rollout-stage-added-v2")
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_validators_refuse_a_renewal_in_the_past_and_a_blocked_milestone(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     account = make_account(segment="enterprise", tier="premium", seats=3000)
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=1.0)
-    state = await _state(client, account)
+    await journeys.start(account, day_seconds=1.0)
+    state = await state_of(client, account)
     handle = client.get_workflow_handle(journey_id(account.account_id))
 
     with pytest.raises(Exception) as past:
@@ -258,7 +238,6 @@ async def test_validators_refuse_a_renewal_in_the_past_and_a_blocked_milestone(
         names.RENEW_CONTRACT, RenewContract(contract_end=date(2031, 1, 1)), result_type=JourneyState
     )
     assert renewed.contract_end == date(2031, 1, 1)
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 def _event_stream(contact: str) -> list[tuple[str, HealthMeasured | KeyContactChanged]]:
@@ -295,12 +274,12 @@ def _event_stream(contact: str) -> list[tuple[str, HealthMeasured | KeyContactCh
 
 @pytest.mark.usefixtures("worker")
 async def test_duplicate_and_out_of_order_burst_ends_as_the_in_order_stream(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     ordered = make_account(contacts=_contacts("c", "champion"))
     shuffled = make_account(contacts=_contacts("c", "champion"))
     for account in (ordered, shuffled):
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        await journeys.start(account, day_seconds=5.0)
 
     in_order = _event_stream("x-champion")
     for kind, event in in_order:
@@ -313,8 +292,8 @@ async def test_duplicate_and_out_of_order_burst_ends_as_the_in_order_stream(
     def settled(n: int) -> Callable[[JourneyState], bool]:
         return lambda s: s.ledger.applied + s.ledger.duplicates + s.ledger.stale == n
 
-    a = await eventually(lambda: _state(client, ordered), settled(len(in_order)))
-    b = await eventually(lambda: _state(client, shuffled), settled(len(burst)))
+    a = await eventually(lambda: state_of(client, ordered), settled(len(in_order)))
+    b = await eventually(lambda: state_of(client, shuffled), settled(len(burst)))
     assert b.ledger.duplicates == 6
     assert {k: v.value for k, v in a.measures.items()} == {
         k: v.value for k, v in b.measures.items()
@@ -326,30 +305,20 @@ async def test_duplicate_and_out_of_order_burst_ends_as_the_in_order_stream(
     contact = {c.contact_id: c.present for c in a.contacts}
     assert contact == {c.contact_id: c.present for c in b.contacts}
     assert contact["x-champion"] is False
-    for account in (ordered, shuffled):
-        await end_journey(client, account.account_id, "ended", "test over")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_health_attribute_finds_the_yellow_accounts(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     csm = f"csm-{uuid.uuid4().hex[:6]}"
     accounts = {colour: make_account(csm=csm) for colour in ("green", "yellow", "red")}
     values = {"green": 90, "yellow": 55, "red": 10}
     for colour, account in accounts.items():
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        await journeys.start(account, day_seconds=5.0)
         for measure in ("support", "sentiment"):
             await send_event(
-                client,
-                account.account_id,
-                names.HEALTH_MEASURED,
-                HealthMeasured(
-                    event_id=_event_id(),
-                    occurred_at=datetime.now(UTC),
-                    measure=measure,
-                    value=values[colour],
-                ),
+                client, account.account_id, names.HEALTH_MEASURED, measured(measure, values[colour])
             )
 
     async def yellow_ids() -> list[str]:
@@ -358,5 +327,3 @@ async def test_health_attribute_finds_the_yellow_accounts(
 
     found = await eventually(yellow_ids, lambda ids: len(ids) >= 1, what="visibility to catch up")
     assert found == [journey_id(accounts["yellow"].account_id)]
-    for account in accounts.values():
-        await end_journey(client, account.account_id, "ended", "test over")

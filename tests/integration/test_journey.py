@@ -13,18 +13,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.models import TimelineEntry
 from activities.store import StoreActivities
-from starter.journeys import (
-    JourneyError,
-    complete_milestone,
-    end_journey,
-    journey_state,
-    start_journey,
-)
+from starter.journeys import JourneyError, complete_milestone, end_journey, journey_state
 from store.timeline import fetch_timeline
+from tests.helpers import Journeys, state_of
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
-from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
 from workflows.models import Account
 from workflows.policy import Policy
@@ -35,14 +29,6 @@ pytestmark = pytest.mark.integration
 # Fast enough that a 90-day milestone is due in under 5 s, slow enough that an update sent
 # right after start lands well before the earliest (3-day) timer.
 DAY = 0.05
-
-
-async def _start(client: Client, account: Account, policy: Policy, task_queue: str) -> None:
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=DAY)
-
-
-async def _state(client: Client, account: Account) -> JourneyState:
-    return await journey_state(client, account.account_id)
 
 
 def _onboarding_days_apart(policy: Policy, track_key: str) -> Policy:
@@ -62,26 +48,25 @@ def _onboarding_days_apart(policy: Policy, track_key: str) -> Policy:
 
 @pytest.mark.usefixtures("worker")
 async def test_journey_takes_the_track_the_policy_selects(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, policy: Policy, make_account: Callable[..., Account]
 ) -> None:
     for segment, tier in [("smb", "base"), ("mid_market", "plus"), ("enterprise", "premium")]:
         seats = 2000 if segment == "enterprise" else 20
         account = make_account(segment=segment, tier=tier, seats=seats)
-        await _start(client, account, policy, task_queue)
-        state = await _state(client, account)
+        await journeys.start(account, day_seconds=DAY)
+        state = await state_of(client, account)
         expected = select_track(account, policy)
         assert state.track == expected.track.key
         assert state.track_reason == expected.reason
         planned = [m.key for m in expected.track.milestones + expected.track.rollout_stages]
         assert [m.key for m in state.milestones] == planned
-        await end_journey(client, account.account_id, "ended", "test over")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_milestone_done_in_time_and_overdue_when_its_timer_fires_first(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
+    journeys: Journeys,
     policy: Policy,
     make_account: Callable[..., Account],
 ) -> None:
@@ -89,9 +74,9 @@ async def test_milestone_done_in_time_and_overdue_when_its_timer_fires_first(
     # Whole seconds before the first milestone is due, so a loaded machine cannot make the
     # completion sent right after start late; the rest follow a day apart, so the test waits
     # seconds, not the track's month, for their timers.
-    policy = _onboarding_days_apart(policy, select_track(account, policy).track.key)
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=1.0)
-    first, *rest = (await _state(client, account)).milestones
+    spaced = _onboarding_days_apart(policy, select_track(account, policy).track.key)
+    await journeys.start(account, policy=spaced, day_seconds=1.0)
+    first, *rest = (await state_of(client, account)).milestones
     assert not first.after, (
         "the test completes the first milestone, which must have no prerequisites"
     )
@@ -101,7 +86,7 @@ async def test_milestone_done_in_time_and_overdue_when_its_timer_fires_first(
     assert not done.late
 
     state = await eventually(
-        lambda: _state(client, account),
+        lambda: state_of(client, account),
         lambda s: all(m.status != "pending" for m in s.milestones),
         what="every milestone done or overdue",
     )
@@ -121,35 +106,38 @@ async def test_milestone_done_in_time_and_overdue_when_its_timer_fires_first(
     for m in rest:
         assert ("milestone_overdue", m.key) in kinds
     assert kinds.count(("milestone_done", first.key)) == 1
-    await end_journey(client, account.account_id, "ended", "test over")
+    # Ended here, not at teardown: the saved history is of a whole journey.
+    await end_journey(client, account.account_id, "ended", "onboarding checked")
     await client.get_workflow_handle(journey_id(account.account_id)).result()
     await save_history(client, journey_id(account.account_id), "onboarding-done-and-overdue-v1")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_starting_the_same_account_twice_gives_one_journey(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     account = make_account()
-    first = await start_journey(client, account, policy, task_queue=task_queue, day_seconds=DAY)
-    second = await start_journey(client, account, policy, task_queue=task_queue, day_seconds=DAY)
+    first = await journeys.start(account, day_seconds=DAY)
+    second = await journeys.start(account, day_seconds=DAY)
     assert first.created
     assert not second.created
     assert second.run_id == first.run_id
 
-    runs = [
-        wf async for wf in client.list_workflows(f"WorkflowId = '{journey_id(account.account_id)}'")
-    ]
-    assert len(runs) <= 1  # visibility may lag; the run-id check above is the real proof
-    await end_journey(client, account.account_id, "ended", "test over")
+    async def runs() -> list[str]:
+        query = f"WorkflowId = '{journey_id(account.account_id)}'"
+        return [wf.run_id async for wf in client.list_workflows(query)]
+
+    # Visibility lags: wait for it to show the run, then it must show that one alone.
+    listed = await eventually(runs, bool, what="visibility to list the journey")
+    assert listed == [first.run_id]
 
 
 @pytest.mark.usefixtures("worker")
 async def test_update_validator_refuses_an_unknown_milestone_before_history(
-    client: Client, task_queue: str, policy: Policy, make_account: Callable[..., Account]
+    client: Client, journeys: Journeys, make_account: Callable[..., Account]
 ) -> None:
     account = make_account()
-    await _start(client, account, policy, task_queue)
+    await journeys.start(account, day_seconds=DAY)
 
     with pytest.raises(JourneyError) as refused:
         await complete_milestone(client, account.account_id, "no_such_milestone")
@@ -160,8 +148,9 @@ async def test_update_validator_refuses_an_unknown_milestone_before_history(
     handle = client.get_workflow_handle(journey_id(account.account_id))
     events = [e.event_type async for e in handle.fetch_history_events()]
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in events
-    assert all(m.status != "done" for m in (await _state(client, account)).milestones)
-    await end_journey(client, account.account_id, "churned", "test over")
+    assert all(m.status != "done" for m in (await state_of(client, account)).milestones)
+    # Churned here, not at teardown: the saved history is of a whole journey.
+    await end_journey(client, account.account_id, "churned", "refused update checked")
     await handle.result()
     await save_history(client, journey_id(account.account_id), "refused-update-then-churn-v1")
 
@@ -177,7 +166,7 @@ async def test_timeline_row_is_written_once_when_the_activity_is_retried(
     client: Client,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     store = StoreActivities(pool)
@@ -198,7 +187,7 @@ async def test_timeline_row_is_written_once_when_the_activity_is_retried(
     async with build_worker(
         client, pool, task_queue, replace={"record_timeline": record_then_fail_once}
     ):
-        await _start(client, account, policy, task_queue)
+        await journeys.start(account, day_seconds=DAY)
         await eventually(
             lambda: fetch_timeline(pool, account.account_id),
             lambda rows: any(r.kind == "journey_started" for r in rows),
@@ -208,7 +197,6 @@ async def test_timeline_row_is_written_once_when_the_activity_is_retried(
             lambda seen: (2, False) in seen,
             what="the retried attempt",
         )
-        await end_journey(client, account.account_id, "ended", "test over")
 
     rows = await fetch_timeline(pool, account.account_id)
     started = [r for r in rows if r.kind == "journey_started"]

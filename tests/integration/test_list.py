@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from datetime import date, datetime
 
 import asyncpg
@@ -20,9 +19,8 @@ from starter.journeys import journey_state, journey_when
 from starter.portfolio import Filters
 from starter.tasks import PlayTaskStore
 from store.tasks import list_tasks
-from tests.browser.seed import DAY_SECONDS, Seeded, seed_portfolio
+from tests.browser.seed import DAY_SECONDS, Seeded
 from tests.waiting import eventually
-from workflows.models import Account
 from workflows.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -30,17 +28,6 @@ pytestmark = pytest.mark.integration
 
 def _console() -> Console:
     return Console(record=True, width=220, file=io.StringIO(), color_system=None)
-
-
-@pytest.fixture
-async def seeded(
-    client: Client,
-    task_queue: str,
-    worker: object,
-    policy: Policy,
-    make_account: Callable[..., Account],
-) -> Seeded:
-    return await seed_portfolio(client, task_queue, policy, make_account)
 
 
 async def test_which_enterprise_accounts_turned_yellow_and_why(

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,12 +23,12 @@ from runtime.metrics import JOURNEY_EVENTS, OUTBOX_DELIVERED, PLAYS_STARTED
 from runtime.settings import Settings
 from starter.api.app import create_app
 from starter.api.serve import running
-from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.journeys import send_event
 from store.tasks import list_tasks
+from tests.helpers import Journeys, champion, contact_left, measured, state_of
 from tests.waiting import eventually
 from workflows.journey import names
-from workflows.journey.messages import HealthMeasured, KeyContactChanged
-from workflows.models import Account, Contact
+from workflows.models import Account
 from workflows.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -95,50 +94,31 @@ async def _logged(log_file: Path, text: str) -> bool:
     return text in await asyncio.to_thread(log_file.read_text)
 
 
-def _health(
-    measure: str, value: float, at: datetime, event_id: str | None = None
-) -> HealthMeasured:
-    return HealthMeasured(
-        event_id=event_id or uuid.uuid4().hex, occurred_at=at, measure=measure, value=value
-    )
-
-
 async def test_the_worker_exports_sdk_metrics_and_waypost_counters(
     client: Client,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
     metrics_worker: tuple[str, Path],
 ) -> None:
     url, log_file = metrics_worker
     await eventually(lambda: _logged(log_file, "worker running"), bool, what="the worker")
-    account = make_account(
-        contacts=(Contact(contact_id="m-champion", name="Mo", persona="champion", key=True),)
-    )
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+    account = make_account(contacts=(champion("m", name="Mo"),))
+    await journeys.start(account, day_seconds=5.0)
 
     now = datetime.now(UTC)
-    fresh = _health("support", 80, now, event_id="crm-1")
+    fresh = measured("support", 80, at=now, event_id="crm-1")
     events = [
         (names.HEALTH_MEASURED, fresh),
         (names.HEALTH_MEASURED, fresh),  # redelivered: a duplicate
-        (names.HEALTH_MEASURED, _health("support", 10, now - timedelta(days=1))),  # older: stale
-        (
-            names.KEY_CONTACT_CHANGED,
-            KeyContactChanged(
-                event_id=uuid.uuid4().hex,
-                occurred_at=now,
-                contact_id="m-champion",
-                change="left",
-                persona="champion",
-            ),
-        ),
+        (names.HEALTH_MEASURED, measured("support", 10, at=now - timedelta(days=1))),  # stale
+        (names.KEY_CONTACT_CHANGED, contact_left("m-champion", at=now)),
     ]
     for kind, event in events:
         await send_event(client, account.account_id, kind, event)
     await eventually(
-        lambda: journey_state(client, account.account_id),
+        lambda: state_of(client, account),
         lambda s: (
             s.ledger.applied + s.ledger.duplicates + s.ledger.stale == 4 and bool(s.play_runs)
         ),
@@ -168,7 +148,6 @@ async def test_the_worker_exports_sdk_metrics_and_waypost_counters(
     }
     assert verdicts == {"apply": 2, "duplicate": 1, "stale": 1}
     assert total(samples, JOURNEY_EVENTS, kind="key_contact_changed", **mine) == 1
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_the_api_serves_metrics_behind_its_token(

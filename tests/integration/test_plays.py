@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,27 +15,29 @@ from temporalio.client import Client
 from activities.models import TaskRow, TaskSpec
 from activities.notify import relay_once
 from activities.plays import PlayActivities
-from starter.journeys import (
-    complete_milestone,
-    end_journey,
-    journey_state,
-    send_event,
-    start_journey,
-)
+from starter.journeys import complete_milestone, end_journey, send_event
 from starter.tasks import mark_task_done
 from store.outbox import Outgoing
-from store.tasks import list_tasks
 from store.timeline import fetch_timeline
+from tests.helpers import (
+    Journeys,
+    champion,
+    contact_left,
+    measured,
+    new_stakeholder_play,
+    outbox_of,
+    state_of,
+    tasks_of,
+)
 from tests.histories import save_history
 from tests.waiting import eventually
 from worker import build_worker
 from workflows.journey import names
-from workflows.journey.messages import HealthMeasured, KeyContactChanged
+from workflows.journey.messages import KeyContactChanged
 from workflows.journey.workflow import journey_id
-from workflows.models import Account, Contact
+from workflows.models import Account
 from workflows.playbook import names as play_names
 from workflows.playbook.messages import FactsChanged, PlayState
-from workflows.policy import Policy
 from workflows.rules import JourneyFacts
 
 pytestmark = pytest.mark.integration
@@ -44,45 +45,12 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _champion(slug: str) -> tuple[Contact, ...]:
-    return (
-        Contact(contact_id=f"{slug}-champion", name="Casey Champion", persona="champion", key=True),
-    )
+# One moment for every "left" in a test: redeliveries of a change carry the same time.
+LEFT_AT = datetime(2026, 2, 1, tzinfo=UTC)
 
 
 def _left(contact_id: str, event_id: str | None = None) -> KeyContactChanged:
-    return KeyContactChanged(
-        event_id=event_id or uuid.uuid4().hex,
-        occurred_at=datetime(2026, 2, 1, tzinfo=UTC),
-        contact_id=contact_id,
-        change="left",
-        persona="champion",
-    )
-
-
-def _measure(measure: str, value: float) -> HealthMeasured:
-    return HealthMeasured(
-        event_id=uuid.uuid4().hex,
-        occurred_at=datetime.now(UTC),
-        measure=measure,
-        value=value,
-    )
-
-
-async def _tasks(pool: asyncpg.Pool, account: Account, play_id: str | None = None) -> list[TaskRow]:
-    rows = await list_tasks(pool, account_id=account.account_id, status=None)
-    return [r for r in rows if play_id is None or r.play_id == play_id]
-
-
-async def _outbox(pool: asyncpg.Pool, account: Account) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return list(
-            await conn.fetch(
-                "SELECT idempotency_key, recipient, subject, status FROM outbox "
-                "WHERE account_id = $1 ORDER BY id",
-                account.account_id,
-            )
-        )
+    return contact_left(contact_id, event_id=event_id, at=LEFT_AT)
 
 
 async def _play_state(client: Client, play_id: str) -> PlayState:
@@ -96,17 +64,14 @@ async def _play_state(client: Client, play_id: str) -> PlayState:
 async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
-    account = make_account(contacts=_champion("k"))
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=0.05)
+    account = make_account(contacts=(champion("k"),))
+    await journeys.start(account, day_seconds=0.05)
     await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, _left("k-champion"))
 
-    state = await eventually(
-        lambda: journey_state(client, account.account_id), lambda s: bool(s.open_plays)
-    )
+    state = await eventually(lambda: state_of(client, account), lambda s: bool(s.open_plays))
     [play] = state.open_plays.values()
     assert play.play == "new_stakeholder"
     assert play.play_id == f"play-{account.account_id}-new_stakeholder-k-champion"
@@ -114,7 +79,9 @@ async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
 
     # Onboarding milestones going overdue start plays of their own; this test follows one.
     rows = await eventually(
-        lambda: _tasks(pool, account, play.play_id), lambda ts: len(ts) == 3, what="three tasks"
+        lambda: tasks_of(pool, account, play_id=play.play_id),
+        lambda ts: len(ts) == 3,
+        what="three tasks",
     )
     assert [t.step for t in rows] == ["connect", "train", "confirm_buy_in"]
     assert {t.assignee_role for t in rows} == {"csm"}
@@ -123,7 +90,7 @@ async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
 
     # confirm_buy_in stays open: after its 28-day SLA the play escalates to the CS manager.
     escalated = await eventually(
-        lambda: _tasks(pool, account, play.play_id),
+        lambda: tasks_of(pool, account, play_id=play.play_id),
         lambda ts: any(t.assignee_role == "cs_manager" for t in ts),
         what="the escalation task",
     )
@@ -131,7 +98,7 @@ async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
     assert escalation.escalation_of == rows[2].id
     # The escalation's message is queued right after its task, by a second activity.
     messages = await eventually(
-        lambda: _outbox(pool, account),
+        lambda: outbox_of(pool, account),
         lambda ms: len([m for m in ms if m["idempotency_key"].startswith(play.play_id)]) == 3,
         what="the escalation message",
     )
@@ -141,7 +108,7 @@ async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
     for t in [rows[2], escalation]:
         await mark_task_done(client, pool, t.id, "dana")
     state = await eventually(
-        lambda: journey_state(client, account.account_id),
+        lambda: state_of(client, account),
         lambda s: play.play_id not in s.open_plays,
         what="the play to end and tell the journey",
     )
@@ -162,49 +129,45 @@ async def test_key_contact_leaves_new_stakeholder_play_escalates_past_its_sla(
     await relay_once(pool, collect)
     mine = [m for m in delivered if m.play_id == play.play_id]
     assert len(mine) == len({m.id for m in mine}) == 3
-    assert {m["status"] for m in await _outbox(pool, account)} == {"sent"}
+    assert {m["status"] for m in await outbox_of(pool, account)} == {"sent"}
     await save_history(client, play.play_id, "playbook-escalated-v1")
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 @pytest.mark.usefixtures("worker")
 async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     account = make_account()
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+    await journeys.start(account, day_seconds=5.0)
     for m in ("support", "sentiment"):
-        await send_event(client, account.account_id, names.HEALTH_MEASURED, _measure(m, 90))
-    await send_event(client, account.account_id, names.HEALTH_MEASURED, _measure("support", 20))
+        await send_event(client, account.account_id, names.HEALTH_MEASURED, measured(m, 90))
+    await send_event(client, account.account_id, names.HEALTH_MEASURED, measured("support", 20))
 
-    state = await eventually(
-        lambda: journey_state(client, account.account_id), lambda s: bool(s.open_plays)
-    )
+    state = await eventually(lambda: state_of(client, account), lambda s: bool(s.open_plays))
     assert state.health is not None
     assert state.health.colour == "yellow"
     [play] = state.open_plays.values()
     assert play.play == "health_recovery"
     assert play.why.startswith("Health green→yellow: support 20/100")
-    await eventually(lambda: _tasks(pool, account), lambda ts: len(ts) == 2, what="two tasks")
+    await eventually(lambda: tasks_of(pool, account), lambda ts: len(ts) == 2, what="two tasks")
 
     # A milestone done while the play runs: a health play's conditions never read it, so
     # the journey does not tell the play (a signal is a billed action).
     first = min((m for m in state.milestones if not m.after), key=lambda m: m.due_day)
     await complete_milestone(client, account.account_id, first.key)
-    await send_event(client, account.account_id, names.HEALTH_MEASURED, _measure("support", 95))
+    await send_event(client, account.account_id, names.HEALTH_MEASURED, measured("support", 95))
     state = await eventually(
-        lambda: journey_state(client, account.account_id),
+        lambda: state_of(client, account),
         lambda s: not s.open_plays,
         what="the play to exit",
     )
     ended = await _play_state(client, play.play_id)
     assert ended.status == "exited"
     assert "health is green" in (ended.ended_reason or "")
-    assert {t.status for t in await _tasks(pool, account)} == {"resolved_by_exit"}
+    assert {t.status for t in await tasks_of(pool, account)} == {"resolved_by_exit"}
     # Its start, its end and both tasks resolved by exit: three activities (and rows) in all.
     assert await _activities(client, play.play_id) == [
         "record_play_started",
@@ -220,7 +183,6 @@ async def test_green_to_yellow_starts_a_play_at_once_and_green_again_exits_it(
     assert [f.health for f in told] == ["green"]
     assert told[0].completed_milestones == []
     await save_history(client, journey_id(account.account_id), "health-play-hears-health-v1")
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def _activities(client: Client, workflow_id: str) -> list[str]:
@@ -248,12 +210,11 @@ async def _facts_signals(client: Client, workflow_id: str) -> list[JourneyFacts]
 async def test_the_same_trigger_five_times_runs_one_play(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
-    account = make_account(contacts=_champion("f"))
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+    account = make_account(contacts=(champion("f"),))
+    await journeys.start(account, day_seconds=5.0)
     first = _left("f-champion", event_id="crm-1")
     # Two redeliveries of one event, and three retries of the change under new event ids.
     events = [first, first, first] + [_left("f-champion") for _ in range(2)]
@@ -261,7 +222,7 @@ async def test_the_same_trigger_five_times_runs_one_play(
         await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, e)
 
     state = await eventually(
-        lambda: journey_state(client, account.account_id),
+        lambda: state_of(client, account),
         lambda s: s.ledger.applied + s.ledger.duplicates == 5 and bool(s.open_plays),
     )
     assert state.ledger.duplicates == 2
@@ -277,26 +238,24 @@ async def test_the_same_trigger_five_times_runs_one_play(
         lambda p: p.steps[3].task_id is not None and p.steps[4].status == "running",
         what="the play to reach its escalation step",
     )
-    assert len(await _tasks(pool, account)) == 3
-    assert len(await _outbox(pool, account)) == 2
-    await end_journey(client, account.account_id, "ended", "test over")
+    assert len(await tasks_of(pool, account)) == 3
+    assert len(await outbox_of(pool, account)) == 2
 
 
 async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
     worker_process: Callable[[], subprocess.Popen[bytes]],
 ) -> None:
-    account = make_account(contacts=_champion("w"))
+    account = make_account(contacts=(champion("w"),))
     first = worker_process()
-    play_id = f"play-{account.account_id}-new_stakeholder-w-champion"
-    await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+    play_id = new_stakeholder_play(account)
+    await journeys.start(account, day_seconds=5.0)
     await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, _left("w-champion"))
     await eventually(
-        lambda: _tasks(pool, account, play_id),
+        lambda: tasks_of(pool, account, play_id=play_id),
         lambda ts: len(ts) >= 1,
         within=120,
         what="the first task",
@@ -306,7 +265,7 @@ async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
 
     worker_process()
     rows = await eventually(
-        lambda: _tasks(pool, account, play_id),
+        lambda: tasks_of(pool, account, play_id=play_id),
         lambda ts: len(ts) == 3,
         within=120,
         what="all tasks",
@@ -314,24 +273,24 @@ async def test_a_worker_killed_mid_play_leaves_exactly_one_row_per_effect(
     for t in rows:
         await mark_task_done(client, pool, t.id, "dana")
     await eventually(
-        lambda: journey_state(client, account.account_id),
+        lambda: state_of(client, account),
         lambda s: bool(s.play_runs) and play_id not in s.open_plays,
         within=120,
         what="the play to complete",
     )
-    rows = await _tasks(pool, account, play_id)
+    rows = await tasks_of(pool, account, play_id=play_id)
     assert sorted(t.step for t in rows) == ["confirm_buy_in", "connect", "train"]
     assert {t.status for t in rows} == {"done"}
-    messages = [m for m in await _outbox(pool, account) if m["idempotency_key"].startswith(play_id)]
+    messages = [
+        m for m in await outbox_of(pool, account) if m["idempotency_key"].startswith(play_id)
+    ]
     assert len(messages) == len({m["idempotency_key"] for m in messages}) == 2
-    await end_journey(client, account.account_id, "ended", "test over")
 
 
 async def test_a_task_done_before_its_play_sees_it_created_is_kept(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
 ) -> None:
     """The CSM finishes a task the moment its row exists: task_done reaches the play before
@@ -345,16 +304,14 @@ async def test_a_task_done_before_its_play_sees_it_created_is_kept(
             await mark_task_done(client, pool, row.id, "quick-csm")
         return row
 
-    account = make_account(contacts=_champion("q"))
-    play_id = f"play-{account.account_id}-new_stakeholder-q-champion"
+    account = make_account(contacts=(champion("q"),))
+    play_id = new_stakeholder_play(account)
     async with build_worker(
-        client, pool, task_queue, replace={"create_task": create_then_done_at_once}
+        client, pool, journeys.task_queue, replace={"create_task": create_then_done_at_once}
     ):
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        await journeys.start(account, day_seconds=5.0)
         await send_event(client, account.account_id, names.KEY_CONTACT_CHANGED, _left("q-champion"))
-        await eventually(
-            lambda: journey_state(client, account.account_id), lambda s: play_id in s.open_plays
-        )
+        await eventually(lambda: state_of(client, account), lambda s: play_id in s.open_plays)
         play = await eventually(
             lambda: _play_state(client, play_id),
             lambda p: p.steps[2].task_id is not None,
@@ -362,9 +319,10 @@ async def test_a_task_done_before_its_play_sees_it_created_is_kept(
         )
         assert [s.key for s in play.steps[:2]] == ["introduce", "connect"]
         assert play.steps[1].status == "done"
-        rows = await _tasks(pool, account, play_id)
+        rows = await tasks_of(pool, account, play_id=play_id)
         [connect] = [r for r in rows if r.step == "connect"]
         assert connect.status == "done" and connect.closed_by == "quick-csm"
         assert play.steps[1].task_id == connect.id
-        await end_journey(client, account.account_id, "ended", "test over")
+        # Ended here, not at teardown: the saved play history ends with the journey's stop.
+        await end_journey(client, account.account_id, "ended", "task checked")
     await save_history(client, play_id, "playbook-task-done-early-v1")

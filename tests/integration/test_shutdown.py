@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -19,16 +17,21 @@ from fastapi import FastAPI, Request, Response
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.models import TaskRow
 from starter.api.serve import running
-from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.journeys import send_event
 from starter.tasks import mark_task_done
-from store.tasks import list_tasks
+from tests.helpers import (
+    Journeys,
+    champion,
+    contact_left,
+    new_stakeholder_play,
+    outbox_of,
+    state_of,
+    tasks_of,
+)
 from tests.waiting import eventually
 from workflows.journey import names
-from workflows.journey.messages import KeyContactChanged
-from workflows.models import Account, Contact
-from workflows.policy import Policy
+from workflows.models import Account
 
 pytestmark = pytest.mark.integration
 
@@ -94,17 +97,14 @@ async def _log(path: Path) -> str:
 async def test_sigterm_mid_activity_and_mid_delivery_loses_and_doubles_nothing(
     client: Client,
     pool: asyncpg.Pool,
-    task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
     worker_process: Start,
     tasks_locked: asyncio.Event,
     tmp_path: Path,
 ) -> None:
-    account = make_account(
-        contacts=(Contact(contact_id="s-champion", name="Sam", persona="champion", key=True),)
-    )
-    play_id = f"play-{account.account_id}-new_stakeholder-s-champion"
+    account = make_account(contacts=(champion("s", name="Sam"),))
+    play_id = new_stakeholder_play(account)
     receiver = Receiver(account.account_id)
     async with running(receiver.app) as base:
         hooks = {
@@ -112,18 +112,9 @@ async def test_sigterm_mid_activity_and_mid_delivery_loses_and_doubles_nothing(
             "WAYPOST_GRACEFUL_SHUTDOWN_SECONDS": "30",
         }
         first = worker_process(**hooks)
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        await journeys.start(account, day_seconds=5.0)
         await send_event(
-            client,
-            account.account_id,
-            names.KEY_CONTACT_CHANGED,
-            KeyContactChanged(
-                event_id=uuid.uuid4().hex,
-                occurred_at=datetime.now(UTC),
-                contact_id="s-champion",
-                change="left",
-                persona="champion",
-            ),
+            client, account.account_id, names.KEY_CONTACT_CHANGED, contact_left("s-champion")
         )
         # The play's first message is out for delivery (held by the receiver) and its first
         # task's insert waits on the lock: both are in flight in the first worker.
@@ -148,12 +139,12 @@ async def test_sigterm_mid_activity_and_mid_delivery_loses_and_doubles_nothing(
         started, completed = await _create_task_attempts(client, play_id)
         assert started == [(1, f"{first.pid}@")], "retried, or never finished"
         assert completed == 1
-        [connect] = [t for t in await _tasks(pool, account) if t.play_id == play_id]
+        [connect] = [t for t in await tasks_of(pool, account) if t.play_id == play_id]
         assert connect.step == "connect"
 
         worker_process(**hooks)
         rows = await eventually(
-            lambda: _tasks(pool, account),
+            lambda: tasks_of(pool, account),
             lambda ts: len([t for t in ts if t.play_id == play_id]) == 3,
             within=60,
             what="the next worker to carry the play on",
@@ -162,39 +153,24 @@ async def test_sigterm_mid_activity_and_mid_delivery_loses_and_doubles_nothing(
             if t.play_id == play_id:
                 await mark_task_done(client, pool, t.id, "dana")
         await eventually(
-            lambda: journey_state(client, account.account_id),
+            lambda: state_of(client, account),
             lambda s: bool(s.play_runs) and play_id not in s.open_plays,
             within=60,
             what="the play to complete",
         )
         messages = await eventually(
-            lambda: _outbox(pool, play_id),
+            lambda: outbox_of(pool, account, play_id=play_id),
             lambda rows: {r["status"] for r in rows} == {"sent"},
             what="every message sent",
         )
 
-    rows = [t for t in await _tasks(pool, account) if t.play_id == play_id]
+    rows = [t for t in await tasks_of(pool, account) if t.play_id == play_id]
     assert sorted(t.step for t in rows) == ["confirm_buy_in", "connect", "train"]
     keys = [m["idempotency_key"] for m in messages]
     assert len(keys) == len(set(keys)) == 2
     # Delivered once each: the held delivery finished in the stopping worker and was not
     # sent again by the next one.
     assert {k: receiver.received[k] for k in keys} == dict.fromkeys(keys, 1)
-    await end_journey(client, account.account_id, "ended", "test over")
-
-
-async def _tasks(pool: asyncpg.Pool, account: Account) -> list[TaskRow]:
-    return list(await list_tasks(pool, account_id=account.account_id, status=None))
-
-
-async def _outbox(pool: asyncpg.Pool, play_id: str) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return list(
-            await conn.fetch(
-                "SELECT idempotency_key, status FROM outbox WHERE play_id = $1 ORDER BY id",
-                play_id,
-            )
-        )
 
 
 async def _create_task_attempts(client: Client, play_id: str) -> tuple[list[tuple[int, str]], int]:

@@ -4,9 +4,7 @@ when one is killed outright the other finishes everything, each effect exactly o
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -16,17 +14,20 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from activities.models import TaskRow
-from starter.journeys import end_journey, journey_state, send_event, start_journey
+from starter.journeys import send_event
 from starter.tasks import mark_task_done
-from store.tasks import list_tasks
+from tests.helpers import (
+    Journeys,
+    champion,
+    contact_left,
+    new_stakeholder_play,
+    states_of,
+    tasks_of,
+)
 from tests.waiting import eventually
 from workflows.journey import names
-from workflows.journey.messages import KeyContactChanged
-from workflows.journey.state import JourneyState
 from workflows.journey.workflow import journey_id
-from workflows.models import Account, Contact
-from workflows.policy import Policy
+from workflows.models import Account
 
 pytestmark = pytest.mark.integration
 
@@ -58,25 +59,11 @@ async def _identities(client: Client, workflow_ids: list[str]) -> set[str]:
     return seen
 
 
-async def _tasks(pool: asyncpg.Pool, accounts: list[Account]) -> list[TaskRow]:
-    ids = {a.account_id for a in accounts}
-    rows = await list_tasks(pool, status=None)
-    return [r for r in rows if r.account_id in ids]
-
-
-async def _states(client: Client, accounts: list[Account]) -> list[JourneyState]:
-    return [await journey_state(client, a.account_id) for a in accounts]
-
-
-def _play_id(account: Account) -> str:
-    return f"play-{account.account_id}-new_stakeholder-{account.contacts[0].contact_id}"
-
-
 async def test_two_workers_share_the_load_and_lose_nothing_when_one_is_killed(
     client: Client,
     pool: asyncpg.Pool,
     task_queue: str,
-    policy: Policy,
+    journeys: Journeys,
     make_account: Callable[..., Account],
     worker_process: Callable[[], subprocess.Popen[bytes]],
 ) -> None:
@@ -89,27 +76,18 @@ async def test_two_workers_share_the_load_and_lose_nothing_when_one_is_killed(
         what="both workers polling the task queue",
     )
 
-    accounts = []
-    for i in range(JOURNEYS):
-        contact = Contact(contact_id=f"c{i}-champion", name=f"C{i}", persona="champion", key=True)
-        accounts.append(make_account(contacts=(contact,)))
+    accounts = [make_account(contacts=(champion(f"c{i}", name=f"C{i}"),)) for i in range(JOURNEYS)]
     for account in accounts:
-        await start_journey(client, account, policy, task_queue=task_queue, day_seconds=5.0)
+        await journeys.start(account, day_seconds=5.0)
         await send_event(
             client,
             account.account_id,
             names.KEY_CONTACT_CHANGED,
-            KeyContactChanged(
-                event_id=uuid.uuid4().hex,
-                occurred_at=datetime.now(UTC),
-                contact_id=account.contacts[0].contact_id,
-                change="left",
-                persona="champion",
-            ),
+            contact_left(account.contacts[0].contact_id),
         )
-    plays = {_play_id(a) for a in accounts}
+    plays = {new_stakeholder_play(a) for a in accounts}
     await eventually(
-        lambda: _tasks(pool, accounts),
+        lambda: tasks_of(pool, *accounts),
         lambda rows: {r.play_id for r in rows} >= plays,
         within=60,
         what="every play's first task",
@@ -122,7 +100,7 @@ async def test_two_workers_share_the_load_and_lose_nothing_when_one_is_killed(
     workers[0].wait(timeout=10)
 
     rows = await eventually(
-        lambda: _tasks(pool, accounts),
+        lambda: tasks_of(pool, *accounts),
         lambda rows: len([r for r in rows if r.play_id in plays]) == 3 * JOURNEYS,
         within=90,
         what="the survivor to create every play's tasks",
@@ -131,16 +109,16 @@ async def test_two_workers_share_the_load_and_lose_nothing_when_one_is_killed(
         if r.play_id in plays:
             await mark_task_done(client, pool, r.id, "dana")
     await eventually(
-        lambda: _states(client, accounts),
+        lambda: states_of(client, accounts),
         lambda states: all(
-            s.play_runs and not ({_play_id(a) for a in accounts} & set(s.open_plays))
+            s.play_runs and not ({new_stakeholder_play(a) for a in accounts} & set(s.open_plays))
             for s in states
         ),
         within=90,
         what="every play to complete and tell its journey",
     )
 
-    rows = [r for r in await _tasks(pool, accounts) if r.play_id in plays]
+    rows = [r for r in await tasks_of(pool, *accounts) if r.play_id in plays]
     for play_id in plays:
         mine = [r for r in rows if r.play_id == play_id]
         assert sorted(r.step for r in mine) == ["confirm_buy_in", "connect", "train"]
@@ -152,5 +130,3 @@ async def test_two_workers_share_the_load_and_lose_nothing_when_one_is_killed(
         )
     keys = [m["idempotency_key"] for m in messages]
     assert len(keys) == len(set(keys)) == 2 * JOURNEYS
-    for account in accounts:
-        await end_journey(client, account.account_id, "ended", "test over")
