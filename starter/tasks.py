@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
@@ -27,9 +27,10 @@ STATE_SECONDS = 5.0
 
 
 async def journey_clocks(client: Client, account_ids: Iterable[str]) -> dict[str, JourneyClock]:
-    """The clocks of these accounts' journeys (one state query each), to show a task's real
-    deadline as a journey date. An account whose journey cannot be read now (gone past
-    retention, no worker, Temporal away) is left out."""
+    """The clocks of these accounts' journeys (one state query each), so a person reads a
+    task's real deadline as a journey date (`waypost tasks`); machine-readable outputs (the
+    API, `--json`) keep the real instants Postgres holds. An account whose journey cannot be
+    read now (gone past retention, no worker, Temporal away) is left out."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(account_id: str) -> tuple[str, JourneyClock | None]:
@@ -43,29 +44,6 @@ async def journey_clocks(client: Client, account_ids: Iterable[str]) -> dict[str
 
     found = await asyncio.gather(*(one(a) for a in sorted(set(account_ids))))
     return {account_id: clock for account_id, clock in found if clock is not None}
-
-
-def task_json(task: TaskRow, clock: JourneyClock | None) -> dict[str, Any]:
-    """A task as the API and `waypost tasks --json` give it: its times (kept real) on the
-    journey's clock, like the account's state and timeline, with `time_base` saying so; real,
-    and said so, when the journey cannot be read."""
-    if clock is None:
-        return task.model_dump(mode="json") | {"time_base": "real"}
-    moved = {
-        name: clock.at(at)
-        for name in ("due_at", "created_at", "closed_at")
-        if (at := getattr(task, name)) is not None
-    }
-    due_day = round(clock.day(task.due_at), 2)
-    return task.model_copy(update=moved).model_dump(mode="json") | {
-        "due_day": due_day,
-        "time_base": "journey",
-    }
-
-
-async def tasks_json(client: Client, tasks: Sequence[TaskRow]) -> list[dict[str, Any]]:
-    clocks = await journey_clocks(client, (t.account_id for t in tasks))
-    return [task_json(t, clocks.get(t.account_id)) for t in tasks]
 
 
 class TaskNotFound(LookupError):
@@ -102,10 +80,12 @@ class PlayTaskStore:
         rows = await list_tasks(
             self._pool, account_id=account_id, csm=csm, status=status, overdue=overdue
         )
-        return await tasks_json(self._client, rows)
+        return [r.model_dump(mode="json") for r in rows]
 
     async def mark_done(self, task_id: str, *, by: str | None) -> dict[str, Any]:
-        if not task_id.isdigit():
+        # Task ids are Postgres bigints: anything else names no task (404, not a 503 from
+        # the driver refusing the number).
+        if not task_id.isdigit() or int(task_id) >= 2**63:
             raise TaskNotFound(task_id)
         try:
             task = await mark_task_done(self._client, self._pool, int(task_id), by or "api")
@@ -113,5 +93,4 @@ class PlayTaskStore:
             if err.kind == "unknown_task":
                 raise TaskNotFound(task_id) from None
             raise
-        [shown] = await tasks_json(self._client, [task])
-        return shown | {"status": "done"}
+        return task.model_dump(mode="json") | {"status": "done"}

@@ -13,7 +13,7 @@ from activities.models import TaskRow
 from starter.cli import common
 from starter.cli.common import JsonOpt, out
 from starter.journeys import journey_when
-from starter.tasks import journey_clocks, mark_task_done, tasks_json
+from starter.tasks import journey_clocks, mark_task_done
 from store.tasks import list_tasks
 from workflows.clock import JourneyClock
 
@@ -35,10 +35,10 @@ def tasks(
             rows = await list_tasks(
                 pool, account_id=account, csm=csm, status=None if all_ else "open", overdue=overdue
             )
+        if as_json:
+            out.print_json(data=[r.model_dump(mode="json") for r in rows])
+            return
         async with common.session(settings) as ctx:
-            if as_json:
-                out.print_json(data=await tasks_json(ctx.client, rows))
-                return
             clocks = await journey_clocks(ctx.client, (r.account_id for r in rows))
         out.print(tasks_table(rows, clocks))
 

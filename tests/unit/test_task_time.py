@@ -10,7 +10,6 @@ from rich.console import Console
 from activities.models import TaskRow
 from starter.cli.tasks import tasks_table
 from starter.journeys import journey_when
-from starter.tasks import task_json
 from workflows.clock import JourneyClock
 
 REAL0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -41,25 +40,6 @@ def test_a_real_instant_reads_as_journey_day_and_date() -> None:
     assert journey_when(CLOCK, REAL0 + timedelta(seconds=10)) == "day 5 (2026-01-06)"
     assert journey_when(CLOCK, REAL0 + timedelta(seconds=3)) == "day 1.5 (2026-01-02)"
     assert journey_when(CLOCK, REAL0) == "day 0 (2026-01-01)"
-
-
-def test_task_json_gives_every_time_on_the_journeys_clock() -> None:
-    closed = _task(closed_at=REAL0 + timedelta(seconds=7))
-    shown = task_json(closed, CLOCK)
-    assert shown["time_base"] == "journey"
-    assert shown["due_day"] == 5
-    assert datetime.fromisoformat(shown["due_at"]) == datetime(2026, 1, 6, tzinfo=UTC)
-    assert datetime.fromisoformat(shown["created_at"]) == datetime(2026, 1, 3, tzinfo=UTC)
-    assert datetime.fromisoformat(shown["closed_at"]) == datetime(2026, 1, 4, 12, tzinfo=UTC)
-    assert "due_real_at" not in shown
-
-
-def test_task_json_says_when_it_could_not_read_the_journey() -> None:
-    open_task = _task()
-    shown = task_json(open_task, None)
-    assert shown["time_base"] == "real"
-    assert datetime.fromisoformat(shown["due_at"]) == open_task.due_at
-    assert shown["closed_at"] is None
 
 
 def test_the_task_table_reads_on_each_journeys_clock_and_marks_real_time() -> None:

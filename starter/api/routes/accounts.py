@@ -54,6 +54,7 @@ async def get_timeline(
                 raise journey_error(err) from None
         except ApiError:
             pass  # Temporal is away; an empty timeline is still the truth Postgres has
-    # Journey time throughout: `recorded_at` (when Postgres wrote the row, real) stays out.
-    events = [row.model_dump(mode="json", exclude={"recorded_at"}) for row in rows]
+    # As the table keeps them: `occurred_at` on the journey's clock, `recorded_at` (when
+    # Postgres wrote the row) real, for operators matching rows with logs.
+    events = [row.model_dump(mode="json") for row in rows]
     return JSONResponse({"account_id": account_id, "events": events})
