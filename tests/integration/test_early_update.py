@@ -12,6 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from starter.journeys import end_journey, journey_state
 from tests.histories import save_history
+from workflows.journey import names
 from workflows.journey.messages import ChangePolicy, JourneyInput
 from workflows.journey.state import JourneyState
 from workflows.journey.workflow import CustomerJourney, journey_id
@@ -35,7 +36,7 @@ async def test_a_policy_change_with_the_first_task_is_taken(
     )
     newer = policy.model_copy(update={"version": policy.version + 1})
     changed: JourneyState = await client.execute_update_with_start_workflow(
-        "change_policy",
+        names.CHANGE_POLICY,
         ChangePolicy(policy=newer),
         start_workflow_operation=start,
         result_type=JourneyState,
@@ -43,5 +44,6 @@ async def test_a_policy_change_with_the_first_task_is_taken(
     assert changed.policy_version == newer.version
     state = await journey_state(client, account.account_id)
     assert state.policy_version == newer.version
-    await end_journey(client, account.account_id, "ended", "test over")
+    # The saved history is of a closed journey, so it is ended here rather than at teardown.
+    await end_journey(client, account.account_id, "ended", "policy change checked")
     await save_history(client, journey_id(account.account_id), "policy-changed-with-first-task-v1")
