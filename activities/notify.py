@@ -56,9 +56,10 @@ async def relay_once(pool: asyncpg.Pool, deliver: Deliver, batch: int = 50) -> i
         for message in await outbox.claim_pending(conn, batch):
             try:
                 await deliver(message)
-            except (httpx.HTTPError, OSError) as err:
-                await outbox.mark_failed_attempt(conn, message.id, str(err), MAX_ATTEMPTS)
-                log.warning("message delivery failed", message_id=message.id, error=str(err))
+            except Exception as err:  # any delivery error is a failed attempt, counted
+                error = str(err) or type(err).__name__
+                await outbox.mark_failed_attempt(conn, message.id, error, MAX_ATTEMPTS)
+                log.warning("message delivery failed", message_id=message.id, error=error)
                 continue
             await outbox.mark_sent(conn, message.id)
             sent += 1
@@ -68,12 +69,16 @@ async def relay_once(pool: asyncpg.Pool, deliver: Deliver, batch: int = 50) -> i
 async def run_relay(
     pool: asyncpg.Pool, deliver: Deliver, stop: asyncio.Event, interval: float = 1.0
 ) -> None:
-    """Relay until `stop` is set; finishes the batch in hand first."""
+    """Relay until `stop` is set; finishes the batch in hand first. Nothing but `stop` ends
+    it: a relay that died would leave every play message unsent until a restart."""
     while not stop.is_set():
         try:
             sent = await relay_once(pool, deliver)
         except DB_ERRORS as err:
             log.warning("outbox relay: database unavailable", error=str(err))
+            sent = 0
+        except Exception:
+            log.exception("outbox relay pass failed; trying again")
             sent = 0
         if sent == 0:
             with contextlib.suppress(TimeoutError):

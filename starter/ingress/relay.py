@@ -30,6 +30,8 @@ async def relay(
             busy = await one_pass()
         except DB_ERRORS as err:
             log.warning("inbox relay could not reach Postgres", error=str(err))
+        except Exception:  # only `stop` ends the relay: a dead one strands accepted events
+            log.exception("inbox relay pass failed; trying again")
         if not busy:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
