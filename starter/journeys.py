@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import TypeVar
 
+import structlog
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
@@ -25,6 +28,8 @@ from workflows.journey.state import Completed, JourneyState
 from workflows.journey.workflow import CustomerJourney, journey_id
 from workflows.models import Account
 from workflows.policy import Policy
+
+log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 
@@ -110,6 +115,31 @@ async def journey_state(client: Client, account_id: str) -> JourneyState:
     return state.model_copy(
         update={"journey_day": round(clock.day(now), 2), "today": clock.today(now)}
     )
+
+
+async def journey_states(
+    client: Client,
+    account_ids: Iterable[str],
+    *,
+    concurrency: int = 16,
+    per_journey_seconds: float = 5.0,
+) -> dict[str, JourneyState | str]:
+    """Each journey's state, a few at a time and each bounded (without a worker a query would
+    hang); a journey that does not answer gives why, as text, so one stuck journey never
+    hides the rest."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(account_id: str) -> tuple[str, JourneyState | str]:
+        async with gate:
+            try:
+                async with asyncio.timeout(per_journey_seconds):
+                    return account_id, await journey_state(client, account_id)
+            except (JourneyError, RPCError, TimeoutError) as err:
+                detail = str(err) or type(err).__name__
+                log.warning("journey state unavailable", account_id=account_id, error=detail)
+                return account_id, detail
+
+    return dict(await asyncio.gather(*(one(a) for a in sorted(set(account_ids)))))
 
 
 def journey_when(clock: JourneyClock, real: datetime) -> str:

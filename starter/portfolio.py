@@ -8,7 +8,6 @@ search attributes cannot say (the next due item, why health last changed) asks e
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -18,10 +17,9 @@ import asyncpg
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
-from temporalio.service import RPCError
 
 from activities.models import TaskRow
-from starter.journeys import JourneyError, journey_state
+from starter.journeys import journey_states
 from store.tasks import list_tasks
 from workflows import attributes
 from workflows.journey.names import WORKFLOW as WORKFLOW_NAME
@@ -199,25 +197,23 @@ async def enrich(
     A journey that does not answer keeps its search attributes and says why in
     `state_error`: one stuck journey must not hide the portfolio.
     """
-    gate = asyncio.Semaphore(concurrency)
-    states: dict[str, JourneyState] = {}
+    found = await journey_states(
+        client,
+        (r.account_id for r in rows if r.running),
+        concurrency=concurrency,
+        per_journey_seconds=per_journey_seconds,
+    )
+    states = {a: s for a, s in found.items() if not isinstance(s, str)}
 
-    async def one(row: JourneyRow) -> JourneyRow:
+    def one(row: JourneyRow) -> JourneyRow:
         if not row.running:
             return row
-        async with gate:
-            try:
-                async with asyncio.timeout(per_journey_seconds):
-                    state = await journey_state(client, row.account_id)
-            except (JourneyError, RPCError, TimeoutError) as err:
-                detail = str(err) or type(err).__name__
-                log.warning("journey state unavailable", account_id=row.account_id, error=detail)
-                return row.model_copy(update={"state_error": detail})
-        states[row.account_id] = state
+        state = found[row.account_id]
+        if isinstance(state, str):
+            return row.model_copy(update={"state_error": state})
         return with_state(row, state)
 
-    enriched = list(await asyncio.gather(*(one(r) for r in rows)))
-    return enriched, states
+    return [one(r) for r in rows], states
 
 
 def changed_since(rows: Iterable[JourneyRow], since: date | None) -> list[JourneyRow]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,7 +11,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.models import TaskRow
-from starter.journeys import JourneyError, journey_state
+from starter.journeys import JourneyError, journey_states
 from store.tasks import close_task, fetch_task, list_tasks
 from workflows.clock import JourneyClock
 from workflows.playbook import names as play_names
@@ -20,30 +19,14 @@ from workflows.playbook.messages import TaskDone
 
 log = structlog.get_logger(__name__)
 
-# Journeys asked at once, and how long each may take (without a worker a query would hang);
-# as the portfolio asks them (starter/portfolio.py `enrich`).
-CONCURRENCY = 16
-STATE_SECONDS = 5.0
-
 
 async def journey_clocks(client: Client, account_ids: Iterable[str]) -> dict[str, JourneyClock]:
     """The clocks of these accounts' journeys (one state query each), so a person reads a
     task's real deadline as a journey date (`waypost tasks`); machine-readable outputs (the
     API, `--json`) keep the real instants Postgres holds. An account whose journey cannot be
     read now (gone past retention, no worker, Temporal away) is left out."""
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(account_id: str) -> tuple[str, JourneyClock | None]:
-        async with gate:
-            try:
-                async with asyncio.timeout(STATE_SECONDS):
-                    return account_id, (await journey_state(client, account_id)).clock()
-            except (JourneyError, RPCError, TimeoutError) as err:
-                log.info("journey clock unavailable", account_id=account_id, error=str(err))
-                return account_id, None
-
-    found = await asyncio.gather(*(one(a) for a in sorted(set(account_ids))))
-    return {account_id: clock for account_id, clock in found if clock is not None}
+    states = await journey_states(client, account_ids)
+    return {a: s.clock() for a, s in states.items() if not isinstance(s, str)}
 
 
 class TaskNotFound(LookupError):
